@@ -1,0 +1,339 @@
+"""The command line: the same backend as the touch panel, for scripts and tests.
+
+Kivy is imported only by `panel run` and `panel tour`, so every other command
+starts fast and runs headless. Exit status: 0 on success, 1 when the
+operation failed, 2 when the input was refused; the reason is one line on
+stderr. No output ever holds a token value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import PanelError, ValidationError
+from .settings import SETTINGS
+from .token_state import TokenStatus
+
+DEFAULT_SIZE = (800, 480)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("use WIDTHxHEIGHT, for example 1024x600") from None
+    if not (320 <= width <= 3840 and 240 <= height <= 2160):
+        raise argparse.ArgumentTypeError("the size must be between 320x240 and 3840x2160")
+    return width, height
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"panel: {message}", file=sys.stderr)
+    return code
+
+
+def _core(args):
+    from .core import Core
+
+    return Core(args.data_dir)
+
+
+def _print_admin_hint(core) -> None:
+    from .store import DEFAULT_ADMIN_PASSWORD
+
+    if core.store.admin_password_is_default():
+        print(f"Administrator password: {DEFAULT_ADMIN_PASSWORD} (the default)")
+
+
+def _start_lab(args, data_dir: Path):
+    from .lab import LabServer
+
+    lab = LabServer(data_dir, host=args.host, port=args.port, interval=args.interval,
+                    token_lifetime=args.token_lifetime, allow_remote=args.allow_remote)
+    lab.start()
+    return lab
+
+
+def _print_lab(lab) -> None:
+    print(f"Lab identity provider: {lab.issuer}")
+    print(f"  approval page: {lab.issuer}/device")
+    print(f"  CA certificate: {lab.ca_file}")
+    print(f"  accounts: {', '.join(lab.accounts)}")
+
+
+# -- run / tour / lab ---------------------------------------------------------
+
+def cmd_run(args) -> int:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return _fail("no display found. Run 'panel tour' to walk the panel on a virtual display, "
+                     "or set DISPLAY.")
+    core = _core(args).start()
+    lab = None
+    try:
+        if args.lab:
+            lab = _start_lab(args, core.data_dir)
+            _print_lab(lab)
+        _print_admin_hint(core)
+        from .ui.app import run_panel
+
+        run_panel(core, size=args.size)
+    finally:
+        if lab is not None:
+            lab.stop()
+        core.close()
+    return 0
+
+
+def cmd_tour(args) -> int:
+    from .xvfb import virtual_display
+
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with virtual_display(args.size) as display:
+        if display:
+            print(f"No display found: running the tour on a virtual display ({display}).")
+        core = _core(args).start()
+        lab = _start_lab(args, core.data_dir)
+        try:
+            _print_lab(lab)
+            from .ui.tour import run_tour
+
+            ok = run_tour(core, lab, out, size=args.size)
+        finally:
+            lab.stop()
+            core.close()
+    print(f"Screenshots: {out}")
+    return 0 if ok else 1
+
+
+def cmd_lab(args) -> int:
+    from .paths import data_dir
+
+    lab = _start_lab(args, data_dir(args.data_dir))
+    _print_lab(lab)
+    print("Press Ctrl+C to stop.", flush=True)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lab.stop()
+    return 0
+
+
+# -- config -------------------------------------------------------------------
+
+def cmd_config_show(args) -> int:
+    core = _core(args)
+    try:
+        values = core.store.settings()
+    finally:
+        core.close()
+    if args.json:
+        print(json.dumps(values))
+        return 0
+    width = max(map(len, SETTINGS))
+    for key, setting in SETTINGS.items():
+        print(f"{key:<{width}}  {setting.display(values[key])}")
+    return 0
+
+
+def cmd_config_set(args) -> int:
+    pairs = args.pairs
+    if len(pairs) % 2:
+        return _fail("give KEY VALUE pairs, for example: panel config set smtp.port 587", 2)
+    changes = dict(zip(pairs[::2], pairs[1::2]))
+    core = _core(args)
+    try:
+        changed = core.update_settings(changes)
+    except ValidationError as e:
+        for key, message in e.errors.items():
+            print(f"panel: {key}: {message}", file=sys.stderr)
+        print("panel: nothing was saved.", file=sys.stderr)
+        return 2
+    finally:
+        core.close()
+    print("Saved." if changed else "No change.")
+    return 0
+
+
+# -- token ----------------------------------------------------------------------
+
+def _status_line(view) -> str:
+    parts = [f"Token: {view.status.value}"]
+    if view.account:
+        parts.append(f"({view.provider}, {view.account})")
+    return " ".join(parts)
+
+
+def cmd_token_status(args) -> int:
+    core = _core(args)
+    try:
+        core.tokens.recover()
+        view = core.tokens.view()
+    finally:
+        core.close()
+    if args.json:
+        print(json.dumps(view.as_dict()))
+    else:
+        print(_status_line(view))
+        if view.message:
+            print(view.message)
+    return 0
+
+
+def _print_code(code, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({
+            "verification_uri": code.verification_uri,
+            "verification_uri_complete": code.verification_uri_complete,
+            "user_code": code.user_code,
+            "expires_in": max(0, int(code.expires_at - time.time())),
+        }), flush=True)
+        return
+    import qrcode
+
+    qr = qrcode.QRCode(border=2)
+    qr.add_data(code.qr_text)
+    qr.print_ascii(out=sys.stdout, invert=True)
+    print(f"Open {code.verification_uri} and enter the code:  {code.user_code}")
+    minutes = max(0, int(code.expires_at - time.time())) // 60
+    print(f"(or scan the QR code). The code expires in {minutes} minutes. Waiting… (Ctrl+C cancels)",
+          flush=True)
+
+
+def cmd_token_get(args) -> int:
+    core = _core(args)
+    try:
+        try:
+            core.get_token()
+        except PanelError as e:
+            return _fail(e.message)
+        shown = False
+        try:
+            while True:
+                view = core.tokens.view()
+                if not shown and view.device_code is not None:
+                    _print_code(view.device_code, args.json)
+                    shown = True
+                if view.status is not TokenStatus.WAITING:
+                    break
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            core.cancel_token()
+            view = core.tokens.view()
+        if args.json:
+            print(json.dumps(view.as_dict()), flush=True)
+        else:
+            print(_status_line(view))
+        if view.status is TokenStatus.RETRIEVED:
+            return 0
+        return _fail(view.message or "no token was retrieved.")
+    finally:
+        core.close()
+
+
+def cmd_token_delete(args) -> int:
+    if not args.yes:
+        return _fail("deleting the token cannot be undone: add --yes to confirm.", 2)
+    core = _core(args)
+    try:
+        core.delete_token()
+    except PanelError as e:
+        return _fail(e.message)
+    finally:
+        core.close()
+    print("Token: Not Retrieved")
+    return 0
+
+
+def cmd_token_cancel(args) -> int:
+    core = _core(args)
+    try:
+        core.cancel_token()
+        view = core.tokens.wait(timeout=5)
+    finally:
+        core.close()
+    print(_status_line(view))
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                        help="where settings and the token are kept (default: $PANEL_DATA_DIR or the user data dir)")
+    lab_opts = argparse.ArgumentParser(add_help=False)
+    lab_opts.add_argument("--host", default="127.0.0.1", help="address the lab listens on (default 127.0.0.1)")
+    lab_opts.add_argument("--port", type=int, default=0, help="lab port (default: the last one used, else any)")
+    lab_opts.add_argument("--allow-remote", action="store_true",
+                          help="allow a non-loopback --host (phones on the network can reach the lab)")
+    lab_opts.add_argument("--interval", type=int, default=5, help="polling interval the lab asks for (s)")
+    lab_opts.add_argument("--token-lifetime", type=int, default=3600, help="access token lifetime (s)")
+
+    parser = argparse.ArgumentParser(prog="panel", parents=[common],
+                                     description="OAuth 2.0 e-mail operation panel simulator.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", parents=[common, lab_opts], help="open the touch panel")
+    run.add_argument("--lab", action="store_true", help="also run the embedded lab provider")
+    run.add_argument("--size", type=_size, default=DEFAULT_SIZE, help="window size, e.g. 800x480 or 1024x600")
+    run.set_defaults(func=cmd_run)
+
+    tour = sub.add_parser("tour", parents=[common, lab_opts],
+                          help="walk Get Token on the panel by itself and save screenshots")
+    tour.add_argument("--out", default="tour-screenshots", help="folder for the screenshots")
+    tour.add_argument("--size", type=_size, default=DEFAULT_SIZE)
+    tour.set_defaults(func=cmd_tour)
+
+    lab = sub.add_parser("lab", parents=[common, lab_opts], help="run the lab servers alone")
+    lab.set_defaults(func=cmd_lab)
+
+    config = sub.add_parser("config", help="show or change settings").add_subparsers(dest="action", required=True)
+    show = config.add_parser("show", parents=[common], help="list every setting")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_config_show)
+    setp = config.add_parser("set", parents=[common], help="change settings: KEY VALUE [KEY VALUE ...]")
+    setp.add_argument("pairs", nargs="+", metavar="KEY VALUE")
+    setp.set_defaults(func=cmd_config_set)
+
+    token = sub.add_parser("token", help="the common OAuth 2.0 token").add_subparsers(dest="action", required=True)
+    status = token.add_parser("status", parents=[common], help="show the token status")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_token_status)
+    get = token.add_parser("get", parents=[common], help="get a token through the device sign-in")
+    get.add_argument("--json", action="store_true")
+    get.set_defaults(func=cmd_token_get)
+    delete = token.add_parser("delete", parents=[common], help="delete the token")
+    delete.add_argument("--yes", action="store_true", help="confirm the deletion")
+    delete.set_defaults(func=cmd_token_delete)
+    cancel = token.add_parser("cancel", parents=[common], help="stop a Get Token that is waiting")
+    cancel.set_defaults(func=cmd_token_cancel)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not hasattr(args, "data_dir"):
+        args.data_dir = None
+    try:
+        return args.func(args)
+    except PanelError as e:
+        return _fail(e.message)
+    except OSError as e:
+        return _fail(f"{e.strerror or 'system error'}: {e.filename or ''}".rstrip(": "))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""The one settings backend: a SQLite file in the data directory.
+
+It holds the settings, the common token (msal's serialized cache, encrypted
+with a key kept in a separate file), the token's status and an event log.
+Every front end, in any process, reads and writes through it; a counter in
+the `meta` table goes up with every committed change, so a watcher in another
+process notices the change by reading one row.
+
+Thread rules: a Store may be used from any thread; one lock serialises use of
+its connection. Writes run in `BEGIN IMMEDIATE` transactions, so two
+processes never interleave a read-check-write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from .errors import TokenError, ValidationError
+from .settings import OAUTH2, SETTINGS, TOKEN_BOUND, defaults
+from .token_state import TokenStatus
+
+SCHEMA_VERSION = 1
+DB_NAME = "panel.db"
+KEY_NAME = "token.key"
+DEFAULT_ADMIN_PASSWORD = "admin"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE token (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    status TEXT NOT NULL,
+    provider TEXT NOT NULL DEFAULT '',
+    account TEXT NOT NULL DEFAULT '',
+    cache BLOB,
+    device_code TEXT,
+    owner TEXT,
+    cancel INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """What the screen shows while Waiting: never the device code itself."""
+
+    verification_uri: str
+    verification_uri_complete: str | None
+    user_code: str
+    expires_at: float
+    interval: int
+
+    @property
+    def qr_text(self) -> str:
+        # A complete URI needs no typing; Microsoft sends none, so its QR
+        # code holds the sign-in address and the code is typed from the screen.
+        return self.verification_uri_complete or self.verification_uri
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "DeviceCode | None":
+        return cls(**json.loads(text)) if text else None
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """The token as every front end shows it. Holds no secret."""
+
+    status: TokenStatus
+    provider: str
+    account: str
+    message: str
+    device_code: DeviceCode | None
+    owner: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "provider": self.provider,
+            "account": self.account,
+            "message": self.message,
+        }
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file readable by its owner only, if it is missing."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    os.chmod(path, 0o600)
+
+
+def _load_key(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as f:
+        f.write(Fernet.generate_key())
+        f.flush()
+        os.fsync(f.fileno())
+    return path.read_bytes().strip()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+class Store:
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_NAME
+        _create_private(self.path)
+        self._fernet = Fernet(_load_key(self.data_dir / KEY_NAME))
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; bumps the change counter on commit."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'changes'")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                have = self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+                if have is None:
+                    # executescript() would commit first; run each statement in our transaction.
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self._db.execute(statement)
+                    now = time.time()
+                    self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("changes", "0"),
+                        ("admin_password", hash_password(DEFAULT_ADMIN_PASSWORD)),
+                        ("admin_password_default", "1"),
+                    ])
+                    self._db.execute("INSERT INTO token (id, status, updated) VALUES (1, ?, ?)",
+                                     (TokenStatus.NOT_RETRIEVED.value, now))
+                else:
+                    version = int(self._meta("schema_version"))
+                    if version > SCHEMA_VERSION:
+                        raise RuntimeError(f"{self.path} was written by a newer panel (schema {version}).")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        os.chmod(self.path, 0o600)
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- change tracking -------------------------------------------------
+
+    def changes(self) -> int:
+        """A number that goes up with every change committed by anyone."""
+        with self._lock:
+            return int(self._meta("changes"))
+
+    # -- settings ----------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM settings").fetchall()
+        values = defaults()
+        values.update({k: json.loads(v) for k, v in rows if k in SETTINGS})
+        return values
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Validate and save `changes` all together, or nothing.
+
+        Raises ValidationError with a message per refused key.
+        """
+        errors: dict[str, str] = {}
+        parsed: dict[str, Any] = {}
+        for key, raw in changes.items():
+            setting = SETTINGS.get(key)
+            if setting is None:
+                errors[key] = f"There is no setting called {key}."
+                continue
+            try:
+                parsed[key] = setting.parse(raw)
+            except ValueError as e:
+                errors[key] = str(e)
+        if errors:
+            raise ValidationError(errors)
+        with self._write() as db:
+            current = self.settings()
+            token_status = TokenStatus(db.execute("SELECT status FROM token").fetchone()[0])
+            merged = {**current, **parsed}
+            changed = {k: v for k, v in parsed.items() if current[k] != v}
+            if token_status is not TokenStatus.NOT_RETRIEVED:
+                for key in TOKEN_BOUND:
+                    if key in changed:
+                        errors[key] = (f"A token is held for this {SETTINGS[key].label.lower()}. "
+                                       "Delete the token first, then change it.")
+            if OAUTH2 in (merged["smtp.auth"], merged["pop.auth"]) and not merged["oauth.account"]:
+                errors["oauth.account"] = "Enter the account name: OAuth 2.0 needs it."
+            if errors:
+                raise ValidationError(errors)
+            db.executemany("INSERT OR REPLACE INTO settings VALUES (?, ?)",
+                           [(k, json.dumps(v)) for k, v in changed.items()])
+            if changed:
+                self._event(db, "settings", "Changed " + ", ".join(sorted(changed)))
+        return changed
+
+    # -- administrator -----------------------------------------------------
+
+    def check_admin_password(self, password: str) -> bool:
+        with self._lock:
+            stored = self._meta("admin_password")
+        return verify_password(password, stored or "")
+
+    def admin_password_is_default(self) -> bool:
+        with self._lock:
+            return self._meta("admin_password_default") == "1"
+
+    def set_admin_password(self, password: str) -> None:
+        if len(password) < 4 or len(password) > 128:
+            raise ValidationError({"admin.password": "Enter 4 to 128 characters."})
+        hashed = hash_password(password)
+        with self._write() as db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'admin_password'", (hashed,))
+            db.execute("UPDATE meta SET value = '0' WHERE key = 'admin_password_default'")
+            self._event(db, "admin", "Administrator password changed")
+
+    # -- token -------------------------------------------------------------
+
+    def token(self) -> TokenView:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status, provider, account, message, device_code, owner FROM token").fetchone()
+        return TokenView(TokenStatus(row[0]), row[1], row[2], row[3], DeviceCode.from_json(row[4]), row[5])
+
+    def token_cache(self) -> str | None:
+        """The decrypted msal cache, or None. Never log or show it."""
+        with self._lock:
+            blob = self._db.execute("SELECT cache FROM token").fetchone()[0]
+        if not blob:
+            return None
+        try:
+            return self._fernet.decrypt(blob).decode()
+        except InvalidToken:
+            return None
+
+    def set_token(self, status: TokenStatus, *, message: str, provider: str | None = None,
+                  account: str | None = None, cache: str | None = None,
+                  device_code: DeviceCode | None = None, owner: str | None = None,
+                  expect_owner: str | None = None) -> None:
+        """Move the token to `status` in one transaction.
+
+        The state machine is checked against the status in the file, so a
+        change made meanwhile by another process is never overwritten by a
+        stale one. With `expect_owner`, the change applies only while that
+        flow still owns the token (raises TokenError otherwise).
+        """
+        with self._write() as db:
+            current, cur_owner = db.execute("SELECT status, owner FROM token").fetchone()
+            current = TokenStatus(current)
+            if expect_owner is not None and (current is not TokenStatus.WAITING or cur_owner != expect_owner):
+                raise TokenError("The request was ended elsewhere.")
+            if status is not current:
+                current.check_transition(status)
+            keep_cache = status in (TokenStatus.RETRIEVED, TokenStatus.INVALID)
+            blob = self._fernet.encrypt(cache.encode()) if (cache and keep_cache) else None
+            if keep_cache and blob is None:
+                blob = db.execute("SELECT cache FROM token").fetchone()[0]
+            db.execute(
+                "UPDATE token SET status=?, provider=COALESCE(?, provider), account=COALESCE(?, account),"
+                " cache=?, device_code=?, owner=?, cancel=0, message=?, updated=?",
+                (status.value, provider, account, blob,
+                 device_code.to_json() if device_code else None,
+                 owner if status is TokenStatus.WAITING else None, message, time.time()))
+            if status is TokenStatus.NOT_RETRIEVED:
+                db.execute("UPDATE token SET provider='', account=''")
+            self._event(db, "token", f"{status.value}: {message}" if message else status.value)
+
+    def set_device_code(self, owner: str, device_code: DeviceCode, message: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE token SET device_code=?, message=? WHERE status=? AND owner=?",
+                       (device_code.to_json(), message, TokenStatus.WAITING.value, owner))
+
+    def request_cancel(self) -> bool:
+        """Ask the flow that owns the token (in any process) to stop."""
+        with self._write() as db:
+            cur = db.execute("UPDATE token SET cancel=1 WHERE status=?", (TokenStatus.WAITING.value,))
+            return cur.rowcount > 0
+
+    def cancel_requested(self, owner: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT cancel, owner, status FROM token").fetchone()
+        return bool(row[0]) or row[1] != owner or row[2] != TokenStatus.WAITING.value
+
+    def save_cache(self, cache: str) -> None:
+        """Write back a renewed cache (refresh tokens rotate: keep the newest)."""
+        with self._write() as db:
+            db.execute("UPDATE token SET cache=? WHERE status=?",
+                       (self._fernet.encrypt(cache.encode()), TokenStatus.RETRIEVED.value))
+
+    # -- event log ---------------------------------------------------------
+
+    def _event(self, db: sqlite3.Connection, kind: str, message: str) -> None:
+        db.execute("INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (time.time(), kind, message))
+        db.execute("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - 1000")
+
+    def events(self, limit: int = 50) -> list[tuple[float, str, str]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, kind, message FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [tuple(r) for r in rows]

@@ -1,0 +1,202 @@
+"""The token service: Get Token, Cancel and Delete for the common token.
+
+Get Token runs msal's device authorization grant (RFC 8628) on a worker
+thread. The flow's progress is written to the store (status, the code to
+show, the outcome message), so every front end, in any process, sees it the
+same way. `on_change` is called after every change, from whichever thread
+made it (the caller's or the flow's worker thread).
+
+A flow is owned by one process; cancelling from any front end sets a flag in
+the store that the owner's polling loop checks each second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+import msal
+
+from . import providers
+from .answers import explain_error, explain_exception
+from .errors import PanelError, TokenError
+from .store import DeviceCode, Store, TokenView
+from .token_state import TokenStatus
+
+log = logging.getLogger(__name__)
+
+_OWNER_PREFIX = f"{socket.gethostname()}:"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    if not owner or not owner.startswith(_OWNER_PREFIX):
+        return owner is not None  # another host's flow: cannot tell, assume alive
+    pid = int(owner[len(_OWNER_PREFIX):].split(":")[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+class TokenService:
+    def __init__(self, store: Store, data_dir: Path, on_change: Callable[[], None] = lambda: None):
+        self._store = store
+        self._data_dir = Path(data_dir)
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+
+    def view(self) -> TokenView:
+        return self._store.token()
+
+    def recover(self) -> None:
+        """End a Waiting status whose flow died with its process."""
+        view = self._store.token()
+        if view.status is TokenStatus.WAITING and not _owner_alive(view.owner):
+            try:
+                self._store.set_token(TokenStatus.NOT_RETRIEVED, expect_owner=view.owner,
+                                      message="The request was interrupted when the panel stopped. "
+                                              "Press Get Token to start again.")
+            except TokenError:
+                return
+            self._on_change()
+
+    # -- Get Token ---------------------------------------------------------
+
+    def get_token(self) -> None:
+        """Start the device flow and return at once.
+
+        Raises PanelError with the reason when it cannot start.
+        """
+        settings = self._store.settings()
+        account = settings["oauth.account"]
+        if not account:
+            raise TokenError("Enter the Account name first.")
+        provider = providers.from_settings(settings, self._data_dir)
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise TokenError("Already waiting for authorisation.")
+            status = self._store.token().status
+            if status is not TokenStatus.NOT_RETRIEVED:
+                raise TokenError(f"The token is {status.value}. Delete it first to get a new one.")
+            owner = f"{_OWNER_PREFIX}{os.getpid()}:{time.monotonic_ns()}"
+            try:
+                self._store.set_token(TokenStatus.WAITING, provider=provider.name, account=account,
+                                      owner=owner, message=f"Contacting {provider.label}…")
+            except Exception as exc:  # another front end started one meanwhile
+                raise TokenError("Another front end has just started Get Token.") from exc
+            self._cancel.clear()
+            self._thread = threading.Thread(target=self._run_flow, args=(provider, account, owner),
+                                            name="token-flow", daemon=True)
+            self._thread.start()
+        self._on_change()
+
+    def _run_flow(self, provider: providers.Provider, account: str, owner: str) -> None:
+        host = urlsplit(provider.authority or provider.oidc_authority).netloc or provider.label
+        try:
+            status, message, cache = self._device_flow(provider, account, owner, host)
+        except Exception as exc:  # noqa: BLE001 - every failure must end the Waiting status
+            log.warning("device flow failed: %s", type(exc).__name__)
+            status, message, cache = TokenStatus.NOT_RETRIEVED, explain_exception(exc, host), None
+        try:
+            self._store.set_token(status, message=message, cache=cache, expect_owner=owner)
+        except TokenError:
+            pass  # deleted or cancelled elsewhere meanwhile: that outcome stands
+        self._on_change()
+
+    def _device_flow(self, provider: providers.Provider, account: str, owner: str, host: str):
+        cache = msal.SerializableTokenCache()
+        app = provider.application(cache)
+        flow = app.initiate_device_flow(scopes=list(provider.scopes))
+        if "user_code" not in flow:
+            return TokenStatus.NOT_RETRIEVED, explain_error(flow), None
+        code = DeviceCode(
+            verification_uri=flow["verification_uri"],
+            verification_uri_complete=flow.get("verification_uri_complete"),
+            user_code=flow["user_code"],
+            expires_at=float(flow["expires_at"]),
+            interval=int(flow.get("interval", 5)),
+        )
+        self._store.set_device_code(owner, code, f"Open {code.verification_uri} and enter the code.")
+        self._on_change()
+
+        def stop_polling(f: dict) -> bool:
+            return (self._cancel.is_set() or self._store.cancel_requested(owner)
+                    or f.get("expires_at", 0) < time.time())
+
+        result = app.acquire_token_by_device_flow(flow, exit_condition=stop_polling)
+        if "access_token" in result:
+            return self._accept(app, cache, result, account)
+        if result.get("error") in ("authorization_pending", "slow_down"):
+            if self._cancel.is_set() or self._store.cancel_requested(owner):
+                return TokenStatus.NOT_RETRIEVED, "Cancelled. No token was retrieved.", None
+            return TokenStatus.NOT_RETRIEVED, explain_error({"error": "expired_token"}), None
+        return TokenStatus.NOT_RETRIEVED, explain_error(result), None
+
+    def _accept(self, app: msal.PublicClientApplication, cache: msal.SerializableTokenCache,
+                result: dict, account: str):
+        claims = result.get("id_token_claims") or {}
+        signed_in = claims.get("preferred_username") or claims.get("upn") or claims.get("email") or ""
+        if signed_in.lower() != account.lower():
+            for acc in app.get_accounts():
+                app.remove_account(acc)
+            who = signed_in or "another account"
+            return (TokenStatus.NOT_RETRIEVED,
+                    f"Signed in as {who}, but the Account name is {account}. Sign in as {account} "
+                    "(or change the Account name), then press Get Token again.", None)
+        return TokenStatus.RETRIEVED, f"Token retrieved for {account}.", cache.serialize()
+
+    # -- Cancel and Delete ---------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop a waiting flow; the flow's thread writes the outcome."""
+        self._cancel.set()
+        if not self._store.request_cancel():
+            return
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(timeout=3)
+        else:
+            # The owner is another process: it ends within a second. If it
+            # is dead, recover() ends the status now.
+            self.recover()
+
+    def delete(self) -> None:
+        view = self._store.token()
+        if view.status is TokenStatus.NOT_RETRIEVED:
+            raise TokenError("There is no token to delete.")
+        if view.status is TokenStatus.WAITING:
+            self.cancel()
+            view = self._store.token()
+            if view.status is TokenStatus.NOT_RETRIEVED:
+                return
+        self._store.set_token(TokenStatus.NOT_RETRIEVED, message="Token deleted.")
+        self._on_change()
+
+    def wait(self, timeout: float | None = None, poll: float = 0.2) -> TokenView:
+        """Block until the status is no longer Waiting (for scripts)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            view = self._store.token()
+            if view.status is not TokenStatus.WAITING:
+                return view
+            if deadline is not None and time.monotonic() > deadline:
+                return view
+            time.sleep(poll)
+
+    def close(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self.cancel()
+
+
+__all__ = ["TokenService", "PanelError"]
