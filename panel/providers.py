@@ -23,7 +23,6 @@ MICROSOFT_SCOPES = (
     "https://outlook.office.com/SMTP.Send",
     "https://outlook.office.com/POP.AccessAsUser.All",
 )
-LAB_SCOPES = ("SMTP.Send", "POP.AccessAsUser.All")
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def from_settings(settings: dict[str, Any], data_dir: Path) -> Provider:
         return Provider(name, settings["oauth.client_id"], custom_scopes,
                         oidc_authority=settings["oauth.authority"], ca_files=extra_ca)
     if name == "lab":
-        from .lab import LAB_CLIENT_ID, read_endpoints
+        from .lab import LAB_CLIENT_ID, LAB_SCOPES, read_endpoints
 
         endpoints = read_endpoints(data_dir)
         if not endpoints:

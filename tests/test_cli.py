@@ -1,0 +1,111 @@
+"""The command line, end to end, against the lab: what a script sees."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+
+from .phone import answer
+
+
+def panel(data_dir, *args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "panel", *args, "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def test_config_set_and_show(data_dir):
+    ok = panel(data_dir, "config", "set", "smtp.server", "smtp.office365.com", "smtp.port", "587")
+    assert ok.returncode == 0, ok.stderr
+    shown = json.loads(panel(data_dir, "config", "show", "--json").stdout)
+    assert shown["smtp.server"] == "smtp.office365.com" and shown["smtp.port"] == 587
+    assert re.search(r"^smtp.server +smtp.office365.com$", panel(data_dir, "config", "show").stdout, re.M)
+
+
+def test_config_set_refuses_bad_values_and_saves_nothing(data_dir):
+    bad = panel(data_dir, "config", "set", "smtp.timeout", "30", "smtp.port", "70000")
+    assert bad.returncode == 2
+    assert "smtp.port: Enter a number from 1 to 65535." in bad.stderr
+    assert "nothing was saved" in bad.stderr
+    shown = json.loads(panel(data_dir, "config", "show", "--json").stdout)
+    assert shown["smtp.timeout"] == 20 and shown["smtp.port"] == 587
+    odd = panel(data_dir, "config", "set", "smtp.port")
+    assert odd.returncode == 2 and "KEY VALUE" in odd.stderr
+
+
+def test_token_get_approve_status_delete(data_dir, lab):
+    assert panel(data_dir, "config", "set", "oauth.provider", "lab", "oauth.account", "printer@lab.test",
+                 "smtp.auth", "oauth2").returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json", "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = json.loads(proc.stdout.readline())
+    assert set(first) == {"verification_uri", "verification_uri_complete", "user_code", "expires_in"}
+    assert 0 < first["expires_in"] <= 900
+    waiting = json.loads(panel(data_dir, "token", "status", "--json").stdout)
+    assert waiting["status"] == "Waiting for authorisation"
+    answer(first["verification_uri_complete"], lab.ca_file, "Approve", account="printer@lab.test")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    final = json.loads(out)
+    assert final["status"] == "Retrieved" and final["account"] == "printer@lab.test"
+    status = panel(data_dir, "token", "status", "--json")
+    assert json.loads(status.stdout) == {"status": "Retrieved", "provider": "lab", "account": "printer@lab.test",
+                                         "message": "Token retrieved for printer@lab.test."}
+    assert "access_token" not in status.stdout and "refresh" not in status.stdout.lower()
+
+    refused = panel(data_dir, "token", "delete")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    deleted = panel(data_dir, "token", "delete", "--yes")
+    assert deleted.returncode == 0 and "Not Retrieved" in deleted.stdout
+    assert json.loads(panel(data_dir, "token", "status", "--json").stdout)["status"] == "Not Retrieved"
+
+
+def test_token_get_prints_the_code_and_a_qr_code(data_dir, lab):
+    panel(data_dir, "config", "set", "oauth.provider", "lab", "oauth.account", "printer@lab.test")
+    proc = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    while not any("enter the code" in line for line in lines):
+        lines.append(proc.stdout.readline())
+    text = "".join(lines)
+    assert "█" in text or "▀" in text, "a QR code drawn in the terminal"
+    code = text.split("enter the code:")[1].split()[0]
+    answer(f"{lab.issuer}/device", lab.ca_file, "Deny", user_code=code)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "Token: Not Retrieved" in out
+    assert err.strip().startswith("panel: The sign-in was declined")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_token_get_without_the_lab_fails_with_one_line(data_dir):
+    panel(data_dir, "config", "set", "oauth.provider", "lab", "oauth.account", "printer@lab.test")
+    result = panel(data_dir, "token", "get")
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("panel: The lab is not running. Start it with 'panel lab' or "
+                                     "'panel run --lab', then press Get Token again.")
+
+
+def test_panel_lab_serves_until_stopped(data_dir):
+    proc = subprocess.Popen([sys.executable, "-m", "panel", "lab", "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("Lab identity provider: https://127.0.0.1:")
+        status = panel(data_dir, "token", "status", "--json")
+        assert json.loads(status.stdout)["status"] == "Not Retrieved"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+
+
+def test_cli_starts_without_kivy(data_dir):
+    code = ("import sys, runpy; sys.argv=['panel','token','status','--data-dir',%r];"
+            "import panel.cli as c; c.main(sys.argv[1:]);"
+            "assert not [m for m in sys.modules if m.startswith('kivy')]") % str(data_dir)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    print(f"panel token status: {time.monotonic() - started:.2f} s")
