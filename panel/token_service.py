@@ -30,6 +30,9 @@ from .store import DeviceCode, Store, TokenView
 from .token_state import TokenStatus
 
 log = logging.getLogger(__name__)
+# msal logs request and answer bodies (the device code among them) at DEBUG:
+# whatever the front end's log level, those lines must never be written.
+logging.getLogger("msal").setLevel(logging.WARNING)
 
 _OWNER_PREFIX = f"{socket.gethostname()}:"
 

@@ -1,0 +1,389 @@
+"""LabServer: the lab identity provider on loopback HTTPS, in a background
+thread, modelled on aiosmtpd's Controller.
+
+``start()`` binds the port, serves werkzeug's threaded server in a thread and
+returns only once an HTTPS request to the discovery document has succeeded;
+any start error (port in use, bad certificate files) is raised from
+``start()``. ``stop()`` shuts the server down, cuts open keep-alive
+connections (so no client keeps talking to a stopped lab) and joins the
+thread. On start it writes ``<data_dir>/lab/endpoints.json`` (issuer, CA file,
+pid) for other processes and removes it on stop; ``<data_dir>/lab/port``
+remembers the port so that a restarted lab keeps its issuer URL, and with it
+every token cached for that issuer.
+
+Thread rules: ``start()`` and ``stop()`` are called from one owner thread,
+not concurrently. The test hooks (``approve``, ``deny``,
+``validate_access_token``, ``revoke_account``, ``refresh_count``) may be
+called from any thread. Request handlers run on werkzeug's threads; no
+request line, token or device code is logged unless ``log_requests=True``,
+and even then only method, path (no query string) and status.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import logging
+import os
+import socket
+import ssl
+import tempfile
+import threading
+from pathlib import Path
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+from .ca import ensure_tls_files
+from .idp import ISSUER_PATH, LAB_ACCOUNTS, LabIdentityProvider
+
+__all__ = ["LabServer", "read_endpoints"]
+
+log = logging.getLogger(__name__)
+http_log = logging.getLogger("panel.lab.http")
+
+_WILDCARDS = {"0.0.0.0", "::", ""}
+_READY_TIMEOUT = 10.0
+
+
+def _lab_dir(data_dir: Path | str) -> Path:
+    return Path(data_dir) / "lab"
+
+
+def read_endpoints(data_dir: Path | str) -> dict | None:
+    """The endpoints a running lab published for ``data_dir``
+    (``{"issuer", "ca_file", "pid"}``), or None when no lab is running there
+    (no file, an unreadable one, or one left by a process that has gone)."""
+    path = _lab_dir(data_dir) / "endpoints.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not {"issuer", "ca_file", "pid"} <= data.keys():
+        return None
+    if not _pid_alive(data["pid"]):
+        return None
+    return data
+
+
+def _pid_alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler, with the TLS handshake moved onto the request
+    thread, a timeout, and its logging sent to ``panel.lab.http``."""
+
+    # A client that connects and then says nothing is dropped after this.
+    timeout = 30
+    log_requests = False
+
+    def handle(self):
+        # The listening socket does not handshake in accept() (that would
+        # let one silent client stall every other): do it here, where a
+        # failure (plain http, an untrusting client) ends this connection.
+        try:
+            self.connection.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            http_log.debug("TLS handshake with %s failed: %s", self.client_address[0], exc)
+            self.close_connection = True
+            return
+        super().handle()
+
+    def log_request(self, code="-", size="-"):
+        if self.log_requests:
+            path = getattr(self, "path", "") or ""
+            http_log.info("%s %s %s", getattr(self, "command", "-"), path.split("?", 1)[0], code)
+
+    def log_error(self, format, *args):
+        http_log.debug("request error: " + format, *args)
+
+    def log_message(self, format, *args):
+        http_log.debug(format, *args)
+
+    def log(self, type, message, *args):
+        http_log.debug(message.rstrip(), *args)
+
+
+class _LabWSGIServer(ThreadedWSGIServer):
+    """Keeps track of open connections so ``stop()`` can close them."""
+
+    def __init__(self, *args, **kwargs):
+        self._connections: set = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self):
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                # On the plain socket level: the handler thread may be inside
+                # an SSL read on it, and this makes that read end.
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def log(self, type, message, *args):
+        http_log.debug(message, *args)
+
+
+class LabServer:
+    """The lab identity provider on ``https://<host>:<port>/lab``.
+
+    ``LabServer(data_dir).start()`` or ``with LabServer(data_dir) as lab:``.
+    Attributes once started: ``issuer``, ``port``, ``ca_file``.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_lifetime: int = 3600,
+        device_code_lifetime: int = 900,
+        interval: int = 5,
+        *,
+        allow_remote: bool = False,
+        public_host: str | None = None,
+        log_requests: bool = False,
+    ):
+        """``host`` is the address to listen on; a non-loopback one needs
+        ``allow_remote=True`` (for a phone on the LAN). ``public_host`` is
+        the name or address put in the issuer URL and the certificate
+        (default ``host``; needed when listening on a wildcard)."""
+        if not 0 <= int(port) <= 65535:
+            raise ValueError(f"port must be 0..65535, not {port!r}")
+        if not _is_loopback(host) and not allow_remote:
+            raise ValueError(
+                f"the lab listens on loopback only; {host!r} needs allow_remote=True"
+            )
+        public_host = public_host or host
+        if public_host in _WILDCARDS:
+            raise ValueError("listening on a wildcard address needs public_host= (the address phones use)")
+        self.data_dir = Path(data_dir)
+        self.lab_dir = _lab_dir(data_dir)
+        self.host = host
+        self.public_host = public_host
+        self.requested_port = int(port)
+        self.allow_remote = allow_remote
+        self.log_requests = log_requests
+        self.idp = LabIdentityProvider(
+            self.lab_dir,
+            token_lifetime=token_lifetime,
+            device_code_lifetime=device_code_lifetime,
+            interval=interval,
+        )
+        self.accounts: list[str] = list(LAB_ACCOUNTS)
+        self.issuer: str | None = None
+        self.port: int | None = None
+        self.ca_file: Path | None = None
+        self._server: _LabWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self):
+        state = self.issuer if self._thread else "stopped"
+        return f"<LabServer {state} data_dir={str(self.data_dir)!r}>"
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> "LabServer":
+        if self._thread is not None:
+            raise RuntimeError("the lab is already running")
+        if self.allow_remote and not _is_loopback(self.host):
+            log.warning(
+                "the lab identity provider listens on %s: anyone who can reach it can"
+                " approve device codes for the lab accounts", self.host,
+            )
+        extra_hosts = [h for h in (self.host, self.public_host) if h not in _WILDCARDS]
+        tls = ensure_tls_files(self.lab_dir, extra_hosts)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+
+        sock = self._bind()
+        try:
+            port = sock.getsockname()[1]
+            handler = type("LabRequestHandler", (_QuietHandler,), {"log_requests": self.log_requests})
+            # What make_server(threaded=True) builds, as a subclass that can
+            # cut keep-alive connections on stop; on a socket bound here so
+            # that "port in use" is an OSError, not werkzeug's sys.exit(1).
+            server = _LabWSGIServer(self.host, port, self.idp.app, handler, fd=sock.fileno())
+        finally:
+            sock.close()  # werkzeug serves a duplicate of it
+        # TLS, but without the handshake in accept(): see _QuietHandler.handle.
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        server.ssl_context = context  # werkzeug: wsgi.url_scheme = https
+
+        self.port = port
+        self.ca_file = tls.ca_file
+        self.issuer = f"https://{_url_host(self.public_host)}:{port}{ISSUER_PATH}"
+        self.idp.issuer = self.issuer
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2},
+            name=f"lab-idp:{port}", daemon=True,
+        )
+        self._thread.start()
+        try:
+            self._wait_ready(tls.ca_file)
+        except BaseException:
+            self._shutdown()
+            raise
+        self._write_private(self.lab_dir / "port", f"{port}\n")
+        self._write_private(
+            self.lab_dir / "endpoints.json",
+            json.dumps({"issuer": self.issuer, "ca_file": str(self.ca_file), "pid": os.getpid()}),
+        )
+        log.info("lab identity provider ready at %s", self.issuer)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        try:
+            (self.lab_dir / "endpoints.json").unlink()
+        except FileNotFoundError:
+            pass
+        self._shutdown()
+        log.info("lab identity provider stopped")
+
+    def __enter__(self) -> "LabServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- hooks (any thread) --------------------------------------------------
+
+    def approve(self, user_code: str, account: str) -> bool:
+        """Approve a pending user code for ``account``, as the page does."""
+        return self.idp.approve(user_code, account)
+
+    def deny(self, user_code: str) -> bool:
+        """Deny a pending user code, as the page does."""
+        return self.idp.deny(user_code)
+
+    def validate_access_token(self, token: str) -> str | None:
+        """The account e-mail of a live access token issued by this lab."""
+        return self.idp.validate_access_token(token)
+
+    def revoke_account(self, account: str) -> int:
+        """Revoke all tokens of ``account``; its next refresh fails."""
+        return self.idp.revoke_account(account)
+
+    @property
+    def refresh_count(self) -> int:
+        """Refresh grants served since this LabServer object was made."""
+        return self.idp.refresh_count
+
+    # -- internals ---------------------------------------------------------------
+
+    def _bind(self) -> socket.socket:
+        if self.requested_port == 0:
+            remembered = self._remembered_port()
+            if remembered:
+                try:
+                    return self._listen(remembered)
+                except OSError as exc:
+                    log.info("lab port %d is not available (%s); using another one", remembered, exc)
+        return self._listen(self.requested_port)
+
+    def _listen(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # Lets a restarted lab take back its port while the old
+            # connections sit in TIME_WAIT; two listeners still cannot share it.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host.strip("[]"), port))
+            sock.listen(128)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _remembered_port(self) -> int | None:
+        try:
+            port = int((self.lab_dir / "port").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return port if 0 < port <= 65535 else None
+
+    def _wait_ready(self, ca_file: Path) -> None:
+        context = ssl.create_default_context(cafile=str(ca_file))
+        probe_host = "127.0.0.1" if self.host in _WILDCARDS else self.host.strip("[]")
+        if self.host == "::":
+            probe_host = "::1"
+        conn = http.client.HTTPSConnection(
+            probe_host, self.port, context=context, timeout=_READY_TIMEOUT
+        )
+        try:
+            conn.request("GET", f"{ISSUER_PATH}/.well-known/openid-configuration")
+            response = conn.getresponse()
+            response.read()
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"the lab identity provider answered {response.status} at start")
+
+    def _shutdown(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+        if thread is not None:
+            thread.join()
+        if server is not None:
+            server.server_close()
+
+    def _write_private(self, path: Path, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise

@@ -1,0 +1,249 @@
+"""Durable state of the lab identity provider: device codes and tokens.
+
+One SQLite file, ``<data_dir>/lab/lab.db`` (mode 0600), so that a restarted
+lab still honours the refresh tokens it issued before. Only SHA-256 digests
+of device codes, access tokens and refresh tokens are stored: the file is
+enough to check a token presented to the lab, never to recover one.
+
+Thread rules: every method may be called from any thread (werkzeug serves
+each request on its own thread). Each call opens its own connection and runs
+under one lock, so a check-then-update (poll a code, rotate a refresh token)
+is never interleaved with another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["LabStore", "digest"]
+
+# Device codes are kept this long after they expire, so that a late poll is
+# answered ``expired_token`` rather than "unknown code".
+_EXPIRED_CODE_GRACE = 24 * 3600
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS device_codes (
+    device_hash TEXT PRIMARY KEY,
+    user_code   TEXT NOT NULL UNIQUE,
+    client_id   TEXT NOT NULL,
+    scope       TEXT NOT NULL DEFAULT '',
+    expires_at  REAL NOT NULL,
+    interval    INTEGER NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'pending',  -- pending | approved | denied
+    account     TEXT,
+    last_poll   REAL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    access_hash        TEXT PRIMARY KEY,
+    refresh_hash       TEXT UNIQUE,
+    client_id          TEXT NOT NULL,
+    account            TEXT NOT NULL,
+    scope              TEXT NOT NULL DEFAULT '',  -- of the access token
+    grant_scope        TEXT NOT NULL DEFAULT '',  -- what the user approved
+    issued_at          REAL NOT NULL,
+    access_expires_at  REAL NOT NULL,
+    refresh_expires_at REAL,
+    access_revoked     INTEGER NOT NULL DEFAULT 0,
+    refresh_revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tokens_account ON tokens (account);
+"""
+
+
+def digest(secret: str) -> str:
+    """The stored form of a device code or token."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class LabStore:
+    """Device codes and tokens of one lab, in one SQLite file."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Create the file ourselves so it is 0600 from its first byte; SQLite
+        # gives its journal the same mode.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = sqlite3.connect(self.path, timeout=10)
+            db.row_factory = sqlite3.Row
+            try:
+                with db:  # one transaction per call
+                    yield db
+            finally:
+                db.close()
+
+    # -- device codes ---------------------------------------------------------
+
+    def add_device_code(
+        self,
+        device_code: str,
+        user_code: str,
+        client_id: str,
+        scope: str,
+        expires_at: float,
+        interval: int,
+    ) -> None:
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM device_codes WHERE expires_at < ?",
+                (time.time() - _EXPIRED_CODE_GRACE,),
+            )
+            db.execute(
+                "INSERT INTO device_codes (device_hash, user_code, client_id, scope,"
+                " expires_at, interval) VALUES (?, ?, ?, ?, ?, ?)",
+                (digest(device_code), user_code, client_id, scope or "", expires_at, interval),
+            )
+
+    def user_code_exists(self, user_code: str) -> bool:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM device_codes WHERE user_code = ?", (user_code,)
+            ).fetchone()
+        return row is not None
+
+    def poll_device_code(self, device_code: str) -> dict | None:
+        """Return the code's record as it was before this poll (``last_poll``
+        is the previous poll's time, or None) and note this poll's time."""
+        now = time.time()
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM device_codes WHERE device_hash = ?", (digest(device_code),)
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE device_codes SET last_poll = ? WHERE device_hash = ?",
+                (now, row["device_hash"]),
+            )
+        return dict(row)
+
+    def device_decision(self, user_code: str) -> tuple[str, str | None] | None:
+        """``(status, account)`` of a code, or None if there is no such code."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT status, account FROM device_codes WHERE user_code = ?", (user_code,)
+            ).fetchone()
+        return None if row is None else (row["status"], row["account"])
+
+    def pending_code(self, user_code: str) -> dict | None:
+        """The record of a code that still awaits the user's decision."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM device_codes WHERE user_code = ? AND status = 'pending'"
+                " AND expires_at >= ?",
+                (user_code, time.time()),
+            ).fetchone()
+        return None if row is None else dict(row)
+
+    def decide(self, user_code: str, approved: bool, account: str | None) -> bool:
+        """Record the user's answer; False if the code is unknown, expired or
+        already decided."""
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE device_codes SET status = ?, account = ?"
+                " WHERE user_code = ? AND status = 'pending' AND expires_at >= ?",
+                ("approved" if approved else "denied", account, user_code, time.time()),
+            )
+            return cur.rowcount == 1
+
+    def consume_device_code(self, device_code: str) -> None:
+        """A device code yields tokens once; afterwards it is unknown."""
+        with self._connect() as db:
+            db.execute("DELETE FROM device_codes WHERE device_hash = ?", (digest(device_code),))
+
+    # -- tokens ---------------------------------------------------------------
+
+    def save_token(
+        self,
+        *,
+        access_token: str,
+        refresh_token: str | None,
+        client_id: str,
+        account: str,
+        scope: str,
+        grant_scope: str,
+        access_expires_at: float,
+        refresh_expires_at: float | None,
+    ) -> None:
+        now = time.time()
+        with self._connect() as db:
+            # Rows whose access and refresh tokens are both dead serve nobody.
+            db.execute(
+                "DELETE FROM tokens WHERE access_expires_at < ? AND (refresh_hash IS NULL"
+                " OR refresh_revoked = 1 OR refresh_expires_at < ?)",
+                (now - 3600, now),
+            )
+            db.execute(
+                "INSERT INTO tokens (access_hash, refresh_hash, client_id, account, scope,"
+                " grant_scope, issued_at, access_expires_at, refresh_expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    digest(access_token),
+                    digest(refresh_token) if refresh_token else None,
+                    client_id,
+                    account,
+                    scope or "",
+                    grant_scope or "",
+                    now,
+                    access_expires_at,
+                    refresh_expires_at,
+                ),
+            )
+
+    def live_refresh(self, refresh_token: str) -> dict | None:
+        """The record of a refresh token that may still be used."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM tokens WHERE refresh_hash = ? AND refresh_revoked = 0"
+                " AND (refresh_expires_at IS NULL OR refresh_expires_at >= ?)",
+                (digest(refresh_token), time.time()),
+            ).fetchone()
+        return None if row is None else dict(row)
+
+    def revoke_refresh(self, refresh_hash: str) -> bool:
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE tokens SET refresh_revoked = 1 WHERE refresh_hash = ? AND refresh_revoked = 0",
+                (refresh_hash,),
+            )
+            return cur.rowcount == 1
+
+    def live_access(self, access_token: str) -> dict | None:
+        """The record of an access token that is unexpired and unrevoked."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM tokens WHERE access_hash = ? AND access_revoked = 0"
+                " AND access_expires_at > ?",
+                (digest(access_token), time.time()),
+            ).fetchone()
+        return None if row is None else dict(row)
+
+    def revoke_account(self, account: str) -> int:
+        """Revoke every access and refresh token of an account; return how
+        many grants were live."""
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE tokens SET access_revoked = 1, refresh_revoked = 1"
+                " WHERE account = ? AND (access_revoked = 0 OR refresh_revoked = 0)",
+                (account,),
+            )
+            return cur.rowcount
