@@ -144,7 +144,7 @@ class Setting:
 
     key: str
     label: str
-    kind: str  # "text", "int", "bool" or "choice"
+    kind: str  # "text", "int" or "choice"
     default: Any
     help: str = ""
     minimum: int | None = None
@@ -160,8 +160,6 @@ class Setting:
         """
         if self.kind == "int":
             return self._parse_int(raw)
-        if self.kind == "bool":
-            return self._parse_bool(raw)
         if self.kind == "choice":
             return self._parse_choice(raw)
         value = _text(raw)
@@ -183,16 +181,6 @@ class Setting:
             raise ValueError(f"Enter a number from {self.minimum} to {self.maximum}.")
         return number
 
-    def _parse_bool(self, raw: Any) -> bool:
-        if isinstance(raw, bool):
-            return raw
-        text = _text(raw).lower()
-        if text in ("on", "true", "yes", "1"):
-            return True
-        if text in ("off", "false", "no", "0"):
-            return False
-        raise ValueError("Enter on or off.")
-
     def _parse_choice(self, raw: Any) -> str:
         text = _text(raw)
         if text in self.choices:
@@ -205,12 +193,11 @@ class Setting:
 
     def display(self, value: Any) -> str:
         """How the value reads on the screen and in `config show`."""
-        if self.kind == "bool":
-            return "on" if value else "off"
-        return str(value)
+        return self.choices.get(value, str(value)) if self.kind == "choice" else str(value)
 
 
 AUTH_METHODS = {"none": "None", OAUTH2: "OAuth 2.0"}
+TLS_MODES = {"off": "None", "starttls": "STARTTLS", "tls": "SSL/TLS"}
 PROVIDERS = {
     "microsoft365": "Microsoft 365 / Exchange Online",
     "oidc": "OpenID provider (device flow)",
@@ -226,14 +213,16 @@ _DEFS = [
             help="Seconds to wait for the SMTP server."),
     Setting("smtp.sender_name", "Sender Name", "text", "", max_length=64),
     Setting("smtp.sender_address", "Sender Address", "text", "", check=email_address, max_length=254),
-    Setting("smtp.ssl", "Enable SSL/TLS", "bool", True),
+    Setting("smtp.ssl", "Enable SSL/TLS", "choice", "starttls", choices=TLS_MODES,
+            help="STARTTLS on 587, SSL/TLS (implicit) on 465."),
     Setting("smtp.auth", "Authentication Method", "choice", "none", choices=AUTH_METHODS),
     Setting("pop.server", "POP3 Server", "text", "", check=host_name, max_length=253),
     Setting("pop.port", "Port Number", "int", 995, minimum=1, maximum=65535,
             help="995 for POP3 over TLS, 110 for plain POP3."),
     Setting("pop.check_interval", "Check Interval", "int", 5, minimum=0, maximum=240,
             help="Minutes between mailbox checks; 0 checks only on request."),
-    Setting("pop.ssl", "Enable SSL/TLS", "bool", True),
+    Setting("pop.ssl", "Enable SSL/TLS", "choice", "tls", choices=TLS_MODES,
+            help="SSL/TLS (implicit) on 995, STARTTLS (STLS) on 110."),
     Setting("pop.auth", "Authentication Method", "choice", "none", choices=AUTH_METHODS),
     Setting("oauth.provider", "Provider", "choice", "microsoft365", choices=PROVIDERS),
     Setting("oauth.account", "Account name", "text", "", check=email_address, max_length=254,
