@@ -324,9 +324,9 @@ def test_restart_keeps_port_issuer_and_refresh_tokens(tmp_path):
         issuer, port = first_lab.issuer, first_lab.port
         ca_pem = first_lab.ca_file.read_bytes()
         signed_in(first_lab, make_app(first_lab, cache))
-        assert read_endpoints(tmp_path) == {
+        assert read_endpoints(tmp_path).items() >= {
             "issuer": issuer, "ca_file": str(first_lab.ca_file), "pid": os.getpid()
-        }
+        }.items()
     assert read_endpoints(tmp_path) is None
 
     with LabServer(tmp_path, interval=1) as lab:

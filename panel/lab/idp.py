@@ -15,6 +15,11 @@ its "tenant") and fetches ``<issuer>/.well-known/openid-configuration``.
 ``/`` and ``/device`` redirect to the approval page so a person can type the
 short address.
 
+The lab controls (``controls``: disabled accounts, tenant faults, revoked or
+aged tokens) are read from the lab's SQLite state on every request, so a
+control applied by another process takes effect at once. ``style`` chooses
+the wording of the errors: the lab's own, or Microsoft's (AADSTS codes).
+
 Thread rules: the Flask app runs on werkzeug's request threads; ``approve``,
 ``deny``, ``validate_access_token``, ``revoke_account`` and ``refresh_count``
 may be called from any thread. Token requests are serialised by one lock so
@@ -35,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Error
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc8628 import (
@@ -44,6 +49,7 @@ from authlib.oauth2.rfc8628 import (
     DeviceCodeGrant,
     DeviceCredentialDict,
 )
+from authlib.oauth2.rfc8628.errors import AuthorizationPendingError, ExpiredTokenError
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDToken
 from flask import Flask, jsonify, redirect, render_template_string, request
@@ -51,7 +57,8 @@ from joserfc.jwk import RSAKey
 
 from . import pages
 from .ca import load_or_create_signing_key
-from .store import LabStore
+from .controls import STYLES, ControlState, token_error
+from .store import REVOKED, ROTATED, LabStore
 
 __all__ = [
     "LAB_ACCOUNTS",
@@ -200,6 +207,23 @@ class _DeviceAuthorization(DeviceAuthorizationEndpoint):
 class _DeviceCodeGrant(DeviceCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
 
+    def validate_device_credential(self, credential):
+        lab = self.server.lab
+        try:
+            user = super().validate_device_credential(credential)
+        except AuthorizationPendingError:
+            if lab.style == "lab":
+                raise
+            raise lab.token_error("authorization_pending") from None
+        except ExpiredTokenError:
+            if lab.style == "lab":
+                raise
+            raise lab.token_error("expired_token") from None
+        # What the tenant says once the user has signed in (Microsoft checks
+        # these after sign-in, so the poll is pending until then).
+        lab.check_tenant(user.email, credential.get_client_id())
+        return user
+
     def query_device_credential(self, device_code):
         record = self.server.lab.store.poll_device_code(device_code)
         if record is None:
@@ -229,9 +253,28 @@ class _RefreshTokenGrant(RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotate on every use
 
+    def validate_token_request(self):
+        lab = self.server.lab
+        client_id = self.request.form.get("client_id", "")
+        # Client rules come before the grant: a public client refused is
+        # refused whatever refresh token it holds.
+        if "public_client_disabled" in lab.controls.faults():
+            raise lab.token_error("public_client_disabled", client_id=client_id)
+        super().validate_token_request()
+        lab.check_tenant(self.request.refresh_token.record["account"], client_id)
+
     def authenticate_refresh_token(self, refresh_token):
-        record = self.server.lab.store.live_refresh(refresh_token)
-        return LabToken(record) if record else None
+        lab = self.server.lab
+        record = lab.store.live_refresh(refresh_token)
+        if record:
+            return LabToken(record)
+        # Say why it is dead, as Microsoft does.
+        dead = lab.store.refresh_record(refresh_token)
+        if dead is None or dead["refresh_revoked"] == ROTATED:
+            raise lab.token_error("refresh_invalid")
+        if dead["refresh_revoked"] == REVOKED:
+            raise lab.token_error("refresh_revoked", issued=dead["issued_at"])
+        raise lab.token_error("refresh_expired", issued=dead["issued_at"])
 
     def authenticate_user(self, refresh_token):
         account = refresh_token.record["account"]
@@ -280,6 +323,21 @@ class _NoTokenInLogs(logging.Filter):
         return not str(record.msg).startswith(("Issue token", "Grant token"))
 
 
+class _LabTokenError(OAuth2Error):
+    """An error answer of the token endpoint with the exact body of
+    ``controls.token_error`` (Microsoft's carries more than Authlib's three
+    fields)."""
+
+    def __init__(self, status: int, body: dict):
+        super().__init__(
+            description=body.get("error_description"), status_code=status, error=body["error"]
+        )
+        self.body = body
+
+    def get_body(self):
+        return list(self.body.items())
+
+
 for _name in (
     "authlib.oauth2.rfc8628.device_code",
     "authlib.oauth2.rfc6749.grants.refresh_token",
@@ -306,7 +364,12 @@ class LabIdentityProvider:
         refresh_lifetime: int = _REFRESH_LIFETIME,
         accounts=LAB_ACCOUNTS,
         client_ids=(LAB_CLIENT_ID,),
+        style: str = "lab",
     ):
+        """``style`` is the wording of error answers: ``"lab"`` (plain OAuth
+        errors) or ``"microsoft"`` (AADSTS codes and texts)."""
+        if style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
         for name, value in (
             ("token_lifetime", token_lifetime),
             ("device_code_lifetime", device_code_lifetime),
@@ -322,9 +385,11 @@ class LabIdentityProvider:
         self.refresh_lifetime = int(refresh_lifetime)
         self.accounts = tuple(accounts)
         self.clients = {cid: LabClient(cid) for cid in client_ids}
+        self.style = style
         self.issuer: str | None = None
 
         self.store = LabStore(self.lab_dir / "lab.db")
+        self.controls = ControlState(self.lab_dir / "lab.db")
         self.signing_key = RSAKey.import_key(load_or_create_signing_key(self.lab_dir))
         self.signing_key.ensure_kid()  # RFC 7638 thumbprint
 
@@ -370,7 +435,25 @@ class LabIdentityProvider:
         record = self.store.live_access(token)
         if record is None or record["account"] not in self.accounts:
             return None
+        if self.controls.is_disabled(record["account"]):
+            return None
         return record["account"]
+
+    def token_error(self, kind: str, **details) -> OAuth2Error:
+        """The token endpoint's error ``kind`` (``controls.TOKEN_ERRORS``) in
+        this provider's style, ready to raise inside a grant."""
+        return _LabTokenError(*token_error(kind, self.style, **details))
+
+    def check_tenant(self, account: str, client_id: str) -> None:
+        """Raise the error the tenant's state calls for when ``account``
+        gets tokens for ``client_id``; read afresh on every request."""
+        faults = self.controls.faults()
+        if "public_client_disabled" in faults:
+            raise self.token_error("public_client_disabled", client_id=client_id)
+        if self.controls.is_disabled(account):
+            raise self.token_error("account_disabled")
+        if "consent_required" in faults:
+            raise self.token_error("consent_required", client_id=client_id)
 
     def revoke_account(self, account: str) -> int:
         """Revoke every token of ``account`` (its refresh then answers

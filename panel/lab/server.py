@@ -1,22 +1,32 @@
 """LabServer: the lab identity provider on loopback HTTPS, in a background
-thread, modelled on aiosmtpd's Controller.
+thread, modelled on aiosmtpd's Controller, with the lab's SMTP server
+(``smtp``: STARTTLS and implicit TLS listeners) and POP3 server (``pop3``:
+STLS and implicit TLS listeners) on the same host, which accept XOAUTH2 with
+tokens this identity provider issued.
 
 ``start()`` binds the port, serves werkzeug's threaded server in a thread and
 returns only once an HTTPS request to the discovery document has succeeded;
 any start error (port in use, bad certificate files) is raised from
-``start()``. ``stop()`` shuts the server down, cuts open keep-alive
-connections (so no client keeps talking to a stopped lab) and joins the
-thread. On start it writes ``<data_dir>/lab/endpoints.json`` (issuer, CA file,
-pid) for other processes and removes it on stop; ``<data_dir>/lab/port``
-remembers the port so that a restarted lab keeps its issuer URL, and with it
-every token cached for that issuer.
+``start()``, which then starts the mail servers (and stops everything if one
+fails). ``stop()`` shuts the servers down, cuts open connections (so no
+client keeps talking to a stopped lab) and joins every thread. On start it
+writes ``<data_dir>/lab/endpoints.json`` (issuer, CA file, pid, host and the
+four mail ports) for other processes and removes it on stop;
+``<data_dir>/lab/port`` remembers the port so that a restarted lab keeps its
+issuer URL, and with it every token cached for that issuer;
+``<data_dir>/lab/mail_ports.json`` does the same for the mail ports.
+
+The lab controls (expire or revoke tokens, disable accounts, tenant faults)
+are ``controls`` functions on the data directory; the methods here delegate
+to them, and they work as well on a lab running in another process.
 
 Thread rules: ``start()`` and ``stop()`` are called from one owner thread,
 not concurrently. The test hooks (``approve``, ``deny``,
-``validate_access_token``, ``revoke_account``, ``refresh_count``) may be
-called from any thread. Request handlers run on werkzeug's threads; no
-request line, token or device code is logged unless ``log_requests=True``,
-and even then only method, path (no query string) and status.
+``validate_access_token``, ``revoke_account``, ``refresh_count``) and the
+controls may be called from any thread. Request handlers run on werkzeug's
+threads; no request line, token or device code is logged unless
+``log_requests=True``, and even then only method, path (no query string) and
+status. The mail servers' thread rules are in ``smtp`` and ``pop3``.
 """
 
 from __future__ import annotations
@@ -34,8 +44,12 @@ from pathlib import Path
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from . import controls
 from .ca import ensure_tls_files
 from .idp import ISSUER_PATH, LAB_ACCOUNTS, LabIdentityProvider
+from .mailbox import Mailboxes
+from .pop3 import LabPOP3Server
+from .smtp import LabSMTPHandler, LabSMTPServer
 
 __all__ = ["LabServer", "read_endpoints"]
 
@@ -44,6 +58,8 @@ http_log = logging.getLogger("panel.lab.http")
 
 _WILDCARDS = {"0.0.0.0", "::", ""}
 _READY_TIMEOUT = 10.0
+# The mail listeners, as named in endpoints.json (``<name>_port``).
+MAIL_LISTENERS = ("smtp", "smtps", "pop3", "pop3s")
 
 
 def _lab_dir(data_dir: Path | str) -> Path:
@@ -52,8 +68,11 @@ def _lab_dir(data_dir: Path | str) -> Path:
 
 def read_endpoints(data_dir: Path | str) -> dict | None:
     """The endpoints a running lab published for ``data_dir``
-    (``{"issuer", "ca_file", "pid"}``), or None when no lab is running there
-    (no file, an unreadable one, or one left by a process that has gone)."""
+    (``{"issuer", "ca_file", "pid"}``, and from a lab with mail servers
+    ``"host"``, ``"smtp_port"`` (STARTTLS), ``"smtps_port"`` (implicit TLS),
+    ``"pop3_port"`` (STLS) and ``"pop3s_port"`` (implicit TLS)), or None when
+    no lab is running there (no file, an unreadable one, or one left by a
+    process that has gone)."""
     path = _lab_dir(data_dir) / "endpoints.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -164,10 +183,13 @@ class _LabWSGIServer(ThreadedWSGIServer):
 
 
 class LabServer:
-    """The lab identity provider on ``https://<host>:<port>/lab``.
+    """The lab identity provider on ``https://<host>:<port>/lab``, and its
+    SMTP and POP3 servers.
 
     ``LabServer(data_dir).start()`` or ``with LabServer(data_dir) as lab:``.
-    Attributes once started: ``issuer``, ``port``, ``ca_file``.
+    Attributes once started: ``issuer``, ``port``, ``ca_file``,
+    ``smtp_port`` (STARTTLS), ``smtps_port`` (implicit TLS), ``pop3_port``
+    (STLS), ``pop3s_port`` (implicit TLS). ``mailboxes`` holds the lab's mail.
     """
 
     def __init__(
@@ -182,13 +204,23 @@ class LabServer:
         allow_remote: bool = False,
         public_host: str | None = None,
         log_requests: bool = False,
+        smtp_port: int = 0,
+        smtps_port: int = 0,
+        pop3_port: int = 0,
+        pop3s_port: int = 0,
+        style: str = "lab",
     ):
         """``host`` is the address to listen on; a non-loopback one needs
         ``allow_remote=True`` (for a phone on the LAN). ``public_host`` is
         the name or address put in the issuer URL and the certificate
-        (default ``host``; needed when listening on a wildcard)."""
-        if not 0 <= int(port) <= 65535:
-            raise ValueError(f"port must be 0..65535, not {port!r}")
+        (default ``host``; needed when listening on a wildcard). The mail
+        servers listen on the same host; a port of 0 means the one this lab
+        had last time, else any free one. ``style`` words the identity
+        provider's errors: ``"lab"``, or ``"microsoft"`` (AADSTS codes)."""
+        mail_ports = dict(zip(MAIL_LISTENERS, (smtp_port, smtps_port, pop3_port, pop3s_port)))
+        for name, value in {"port": port, **{f"{n}_port": v for n, v in mail_ports.items()}}.items():
+            if not 0 <= int(value) <= 65535:
+                raise ValueError(f"{name} must be 0..65535, not {value!r}")
         if not _is_loopback(host) and not allow_remote:
             raise ValueError(
                 f"the lab listens on loopback only; {host!r} needs allow_remote=True"
@@ -201,6 +233,7 @@ class LabServer:
         self.host = host
         self.public_host = public_host
         self.requested_port = int(port)
+        self.requested_mail_ports = {name: int(value) for name, value in mail_ports.items()}
         self.allow_remote = allow_remote
         self.log_requests = log_requests
         self.idp = LabIdentityProvider(
@@ -208,13 +241,22 @@ class LabServer:
             token_lifetime=token_lifetime,
             device_code_lifetime=device_code_lifetime,
             interval=interval,
+            style=style,
         )
+        self.style = style
         self.accounts: list[str] = list(LAB_ACCOUNTS)
+        self.mailboxes = Mailboxes(self.lab_dir / "lab.db", self.accounts)
         self.issuer: str | None = None
         self.port: int | None = None
         self.ca_file: Path | None = None
+        self.smtp_port: int | None = None
+        self.smtps_port: int | None = None
+        self.pop3_port: int | None = None
+        self.pop3s_port: int | None = None
         self._server: _LabWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._smtp: LabSMTPServer | None = None
+        self._pop3: LabPOP3Server | None = None
 
     def __repr__(self):
         state = self.issuer if self._thread else "stopped"
@@ -264,13 +306,22 @@ class LabServer:
         self._thread.start()
         try:
             self._wait_ready(tls.ca_file)
+            self._start_mail(context)
         except BaseException:
             self._shutdown()
             raise
         self._write_private(self.lab_dir / "port", f"{port}\n")
         self._write_private(
+            self.lab_dir / "mail_ports.json",
+            json.dumps({name: getattr(self, f"{name}_port") for name in MAIL_LISTENERS}),
+        )
+        self._write_private(
             self.lab_dir / "endpoints.json",
-            json.dumps({"issuer": self.issuer, "ca_file": str(self.ca_file), "pid": os.getpid()}),
+            json.dumps({
+                "issuer": self.issuer, "ca_file": str(self.ca_file), "pid": os.getpid(),
+                "host": self.public_host,
+                **{f"{name}_port": getattr(self, f"{name}_port") for name in MAIL_LISTENERS},
+            }),
         )
         log.info("lab identity provider ready at %s", self.issuer)
         return self
@@ -283,7 +334,7 @@ class LabServer:
         except FileNotFoundError:
             pass
         self._shutdown()
-        log.info("lab identity provider stopped")
+        log.info("lab stopped")
 
     def __enter__(self) -> "LabServer":
         return self.start()
@@ -314,17 +365,84 @@ class LabServer:
         """Refresh grants served since this LabServer object was made."""
         return self.idp.refresh_count
 
+    # -- controls (any thread; see ``controls``) ------------------------------
+
+    def expire_all(self, account: str | None = None) -> int:
+        """Expire every live access token (of ``account``) now."""
+        return controls.expire_all(self.data_dir, account)
+
+    def revoke_refresh_tokens(self, account: str | None = None) -> int:
+        """Revoke every live refresh token (of ``account``)."""
+        return controls.revoke_refresh_tokens(self.data_dir, account)
+
+    def expire_refresh_tokens(self, account: str | None = None) -> int:
+        """Age every live refresh token (of ``account``) past its lifetime."""
+        return controls.expire_refresh_tokens(self.data_dir, account)
+
+    def disable_account(self, account: str) -> bool:
+        return controls.disable_account(self.data_dir, account)
+
+    def enable_account(self, account: str) -> bool:
+        return controls.enable_account(self.data_dir, account)
+
+    def set_fault(self, name: str, on: bool = True) -> bool:
+        """Switch a tenant fault (``controls.FAULTS``) on or off."""
+        return controls.set_fault(self.data_dir, name, on)
+
+    def clear_fault(self, name: str) -> bool:
+        return controls.clear_fault(self.data_dir, name)
+
+    def reset_controls(self) -> None:
+        """No faults, every account enabled."""
+        controls.reset(self.data_dir)
+
     # -- internals ---------------------------------------------------------------
 
     def _bind(self) -> socket.socket:
-        if self.requested_port == 0:
-            remembered = self._remembered_port()
-            if remembered:
-                try:
-                    return self._listen(remembered)
-                except OSError as exc:
-                    log.info("lab port %d is not available (%s); using another one", remembered, exc)
-        return self._listen(self.requested_port)
+        return self._bind_port(self.requested_port, self._remembered_port())
+
+    def _bind_port(self, requested: int, remembered: int | None) -> socket.socket:
+        if requested == 0 and remembered:
+            try:
+                return self._listen(remembered)
+            except OSError as exc:
+                log.info("lab port %d is not available (%s); using another one", remembered, exc)
+        return self._listen(requested)
+
+    def _remembered_mail_ports(self) -> dict:
+        try:
+            data = json.loads((self.lab_dir / "mail_ports.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, int) and 0 < v <= 65535}
+
+    def _start_mail(self, context: ssl.SSLContext) -> None:
+        remembered = self._remembered_mail_ports()
+        socks: dict[str, socket.socket] = {}
+        try:
+            for name in MAIL_LISTENERS:
+                socks[name] = self._bind_port(self.requested_mail_ports[name], remembered.get(name))
+            validate = self.idp.validate_access_token
+            self._smtp = LabSMTPServer(
+                LabSMTPHandler(validate, self.mailboxes, self.idp.controls.faults),
+                starttls_sock=socks["smtp"], tls_sock=socks["smtps"], tls_context=context,
+                hostname=self.public_host,
+            )
+            self._pop3 = LabPOP3Server(
+                validate, self.mailboxes,
+                plain_sock=socks["pop3"], tls_sock=socks["pop3s"], tls_context=context,
+            )
+        except BaseException:
+            for sock in socks.values():
+                sock.close()
+            self._smtp = self._pop3 = None
+            raise
+        for name, sock in socks.items():
+            setattr(self, f"{name}_port", sock.getsockname()[1])
+        self._smtp.start()
+        self._pop3.start()
 
     def _listen(self, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -365,6 +483,12 @@ class LabServer:
             raise RuntimeError(f"the lab identity provider answered {response.status} at start")
 
     def _shutdown(self) -> None:
+        smtp, pop3 = self._smtp, self._pop3
+        self._smtp = self._pop3 = None
+        if smtp is not None:
+            smtp.stop()
+        if pop3 is not None:
+            pop3.stop()
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:

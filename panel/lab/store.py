@@ -22,11 +22,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["LabStore", "digest"]
+__all__ = ["LabStore", "digest", "ROTATED", "REVOKED"]
+
+# Why a refresh token is dead (``tokens.refresh_revoked``): the lab answers a
+# token that was used up by rotation differently from one an administrator
+# revoked (Microsoft: AADSTS50173).
+ROTATED = 1
+REVOKED = 2
 
 # Device codes are kept this long after they expire, so that a late poll is
 # answered ``expired_token`` rather than "unknown code".
 _EXPIRED_CODE_GRACE = 24 * 3600
+# An expired refresh token is remembered this long, so that it is refused as
+# expired (Microsoft: AADSTS700082) rather than as unknown.
+_DEAD_REFRESH_GRACE = 30 * 24 * 3600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS device_codes (
@@ -51,7 +60,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     access_expires_at  REAL NOT NULL,
     refresh_expires_at REAL,
     access_revoked     INTEGER NOT NULL DEFAULT 0,
-    refresh_revoked    INTEGER NOT NULL DEFAULT 0
+    refresh_revoked    INTEGER NOT NULL DEFAULT 0  -- 0 live, 1 used (rotated), 2 revoked
 );
 CREATE INDEX IF NOT EXISTS tokens_account ON tokens (account);
 """
@@ -186,11 +195,13 @@ class LabStore:
     ) -> None:
         now = time.time()
         with self._connect() as db:
-            # Rows whose access and refresh tokens are both dead serve nobody.
+            # Rows whose access and refresh tokens are both dead serve nobody,
+            # except to say why a refresh token is refused: a revoked one is
+            # kept, an expired one for a while (see ``refresh_record``).
             db.execute(
                 "DELETE FROM tokens WHERE access_expires_at < ? AND (refresh_hash IS NULL"
-                " OR refresh_revoked = 1 OR refresh_expires_at < ?)",
-                (now - 3600, now),
+                " OR refresh_revoked = ? OR refresh_expires_at < ?)",
+                (now - 3600, ROTATED, now - _DEAD_REFRESH_GRACE),
             )
             db.execute(
                 "INSERT INTO tokens (access_hash, refresh_hash, client_id, account, scope,"
@@ -222,8 +233,8 @@ class LabStore:
     def revoke_refresh(self, refresh_hash: str) -> bool:
         with self._connect() as db:
             cur = db.execute(
-                "UPDATE tokens SET refresh_revoked = 1 WHERE refresh_hash = ? AND refresh_revoked = 0",
-                (refresh_hash,),
+                "UPDATE tokens SET refresh_revoked = ? WHERE refresh_hash = ? AND refresh_revoked = 0",
+                (ROTATED, refresh_hash),
             )
             return cur.rowcount == 1
 
@@ -242,8 +253,55 @@ class LabStore:
         many grants were live."""
         with self._connect() as db:
             cur = db.execute(
-                "UPDATE tokens SET access_revoked = 1, refresh_revoked = 1"
+                "UPDATE tokens SET access_revoked = 1,"
+                " refresh_revoked = CASE refresh_revoked WHEN 0 THEN ? ELSE refresh_revoked END"
                 " WHERE account = ? AND (access_revoked = 0 OR refresh_revoked = 0)",
-                (account,),
+                (REVOKED, account),
+            )
+            return cur.rowcount
+
+    # -- lab controls (see ``controls``) ----------------------------------------
+
+    def refresh_record(self, refresh_token: str) -> dict | None:
+        """The record of a refresh token the lab issued, live or not, so that
+        a refused refresh can say why."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM tokens WHERE refresh_hash = ?", (digest(refresh_token),)
+            ).fetchone()
+        return None if row is None else dict(row)
+
+    def expire_access(self, account: str | None = None) -> int:
+        """Make every live access token (of ``account``, or all) expired now."""
+        now = time.time()
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE tokens SET access_expires_at = ? WHERE access_expires_at > ?"
+                " AND access_revoked = 0 AND (? IS NULL OR account = ?)",
+                (now - 1, now, account, account),
+            )
+            return cur.rowcount
+
+    def revoke_refresh_tokens(self, account: str | None = None) -> int:
+        """Revoke every live refresh token (of ``account``, or all); access
+        tokens already issued live on until they expire, as at Microsoft."""
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE tokens SET refresh_revoked = ? WHERE refresh_hash IS NOT NULL"
+                " AND refresh_revoked = 0 AND (? IS NULL OR account = ?)",
+                (REVOKED, account, account),
+            )
+            return cur.rowcount
+
+    def expire_refresh_tokens(self, account: str | None = None) -> int:
+        """Make every live refresh token (of ``account``, or all) expired, as
+        if unused for longer than its lifetime."""
+        now = time.time()
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE tokens SET refresh_expires_at = ? WHERE refresh_hash IS NOT NULL"
+                " AND refresh_revoked = 0 AND (refresh_expires_at IS NULL OR refresh_expires_at >= ?)"
+                " AND (? IS NULL OR account = ?)",
+                (now - 1, now, account, account),
             )
             return cur.rowcount
