@@ -268,6 +268,69 @@ def cmd_token_cancel(args) -> int:
     return 0
 
 
+# -- mail ---------------------------------------------------------------------------
+
+def _mail_command(args, action) -> int:
+    """Run one mail action; print its result, or fail with its message."""
+    core = _core(args)
+    try:
+        try:
+            message = action(core)
+        except PanelError as e:
+            if args.json:
+                print(json.dumps({"ok": False, "message": e.message, "token": core.tokens.view().status.value}))
+            return _fail(e.message)
+        if args.json:
+            print(json.dumps({"ok": True, "message": message, "token": core.tokens.view().status.value}))
+        else:
+            print(message)
+        return 0
+    finally:
+        core.close()
+
+
+def cmd_mail_send_test(args) -> int:
+    return _mail_command(args, lambda core: core.send_test_email(
+        args.to or core.store.settings()["oauth.account"]))
+
+
+def cmd_mail_check(args) -> int:
+    return _mail_command(args, lambda core: core.check_mail())
+
+
+def cmd_mail_test(args) -> int:
+    return _mail_command(args, lambda core: core.connection_test(args.server))
+
+
+def cmd_mail_list(args) -> int:
+    core = _core(args)
+    try:
+        messages = core.messages()
+        if args.json:
+            print(json.dumps(messages))
+            return 0
+        for m in messages:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(m["received_at"]))
+            print(f"{m['id']:>4}  {when}  {m['size']:>7}  {m['sender'][:30]:<30}  {m['subject']}")
+        if not messages:
+            print("No received e-mail.")
+        return 0
+    finally:
+        core.close()
+
+
+def cmd_mail_show(args) -> int:
+    core = _core(args)
+    try:
+        text = core.message_text(args.id)
+    finally:
+        core.close()
+    if not text:
+        return _fail(f"there is no received e-mail number {args.id}.")
+    print(text)
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,6 +383,26 @@ def build_parser() -> argparse.ArgumentParser:
     delete.set_defaults(func=cmd_token_delete)
     cancel = token.add_parser("cancel", parents=[common], help="stop a Get Token that is waiting")
     cancel.set_defaults(func=cmd_token_cancel)
+
+    mail = sub.add_parser("mail", help="send and receive e-mail with the token").add_subparsers(
+        dest="action", required=True)
+    send = mail.add_parser("send-test", parents=[common], help="[Send Test E-mail]")
+    send.add_argument("--to", help="recipient (default: the Account name)")
+    send.add_argument("--json", action="store_true")
+    send.set_defaults(func=cmd_mail_send_test)
+    check = mail.add_parser("check", parents=[common], help="[Check Now]: fetch new e-mail over POP3")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_mail_check)
+    test = mail.add_parser("test", parents=[common], help="[Connection Test]: log in only")
+    test.add_argument("server", choices=("smtp", "pop"))
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(func=cmd_mail_test)
+    listing = mail.add_parser("list", parents=[common], help="the Received E-mail list")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_mail_list)
+    show = mail.add_parser("show", parents=[common], help="the text of one received e-mail")
+    show.add_argument("id", type=int)
+    show.set_defaults(func=cmd_mail_show)
     return parser
 
 

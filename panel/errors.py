@@ -34,3 +34,7 @@ class TokenError(PanelError):
 
 class ProviderError(PanelError):
     """The provider could not be used or answered with an error."""
+
+
+class MailError(PanelError):
+    """Sending or receiving mail failed; the message says what to change."""

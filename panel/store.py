@@ -32,7 +32,7 @@ from .errors import TokenError, ValidationError
 from .settings import OAUTH2, SETTINGS, TOKEN_BOUND, defaults
 from .token_state import TokenStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "panel.db"
 KEY_NAME = "token.key"
 DEFAULT_ADMIN_PASSWORD = "admin"
@@ -59,6 +59,27 @@ CREATE TABLE events (
     message TEXT NOT NULL
 );
 """
+
+# Each migration takes the schema from the version before it to its own.
+_MIGRATIONS = {
+    2: """
+CREATE TABLE received (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    date TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    raw BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    UNIQUE (account, uid)
+);
+INSERT INTO meta VALUES ('pop.last_check', '0');
+INSERT INTO meta VALUES ('pop.last_result', '');
+INSERT INTO meta VALUES ('pop.last_ok', '1');
+""",
+}
 
 
 @dataclass(frozen=True)
@@ -183,17 +204,20 @@ class Store:
                         self._db.execute(statement)
                     now = time.time()
                     self._db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("schema_version", "1"),
                         ("changes", "0"),
                         ("admin_password", hash_password(DEFAULT_ADMIN_PASSWORD)),
                         ("admin_password_default", "1"),
                     ])
                     self._db.execute("INSERT INTO token (id, status, updated) VALUES (1, ?, ?)",
                                      (TokenStatus.NOT_RETRIEVED.value, now))
-                else:
-                    version = int(self._meta("schema_version"))
-                    if version > SCHEMA_VERSION:
-                        raise RuntimeError(f"{self.path} was written by a newer panel (schema {version}).")
+                version = int(self._meta("schema_version"))
+                if version > SCHEMA_VERSION:
+                    raise RuntimeError(f"{self.path} was written by a newer panel (schema {version}).")
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in filter(str.strip, _MIGRATIONS[target].split(";")):
+                        self._db.execute(statement)
+                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -350,6 +374,47 @@ class Store:
         with self._write() as db:
             db.execute("UPDATE token SET cache=? WHERE status=?",
                        (self._fernet.encrypt(cache.encode()), TokenStatus.RETRIEVED.value))
+
+    # -- received e-mail -----------------------------------------------------
+
+    def has_message(self, account: str, uid: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM received WHERE account = ? AND uid = ?",
+                                    (account, uid)).fetchone() is not None
+
+    def add_message(self, account: str, uid: str, raw: bytes, head: dict[str, Any]) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO received (account, uid, sender, subject, date, size, raw, received_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (account, uid, head["sender"], head["subject"], head["date"], head["size"], raw, time.time()))
+
+    def messages(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The received e-mail, newest first (without the message bodies)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, sender, subject, date, size, received_at FROM received"
+                                    " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        keys = ("id", "sender", "subject", "date", "size", "received_at")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def message_count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM received").fetchone()[0]
+
+    def message_raw(self, message_id: int) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT raw FROM received WHERE id = ?", (message_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def set_last_check(self, at: float, result: str, ok: bool) -> None:
+        with self._write() as db:
+            db.executemany("UPDATE meta SET value = ? WHERE key = ?", [
+                (repr(at), "pop.last_check"), (result, "pop.last_result"), ("1" if ok else "0", "pop.last_ok")])
+
+    def last_check(self) -> tuple[float, str, bool]:
+        """(time of the last POP check or 0, its result, whether it succeeded)."""
+        with self._lock:
+            return (float(self._meta("pop.last_check")), self._meta("pop.last_result"),
+                    self._meta("pop.last_ok") == "1")
 
     # -- event log ---------------------------------------------------------
 

@@ -12,11 +12,13 @@ the store that the owner's polling loop checks each second.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -24,8 +26,8 @@ from urllib.parse import urlsplit
 import msal
 
 from . import providers
-from .answers import explain_error, explain_exception
-from .errors import PanelError, TokenError
+from .answers import REFUSALS, TOKEN_UPDATE_FAILED, explain_error, explain_exception, explain_refusal
+from .errors import PanelError, ProviderError, TokenError
 from .store import DeviceCode, Store, TokenView
 from .token_state import TokenStatus
 
@@ -50,12 +52,31 @@ def _owner_alive(owner: str | None) -> bool:
     return True
 
 
+_NOT_USABLE = {
+    TokenStatus.NOT_RETRIEVED: "There is no token: press Get Token first.",
+    TokenStatus.WAITING: "The token is not retrieved yet: finish the sign-in first.",
+    TokenStatus.INVALID: TOKEN_UPDATE_FAILED,
+}
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock shared by every process using this data directory."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class TokenService:
     def __init__(self, store: Store, data_dir: Path, on_change: Callable[[], None] = lambda: None):
         self._store = store
         self._data_dir = Path(data_dir)
         self._on_change = on_change
         self._lock = threading.Lock()
+        self._renew_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
 
@@ -158,6 +179,56 @@ class TokenService:
                     f"Signed in as {who}, but the Account name is {account}. Sign in as {account} "
                     "(or change the Account name), then press Get Token again.", None)
         return TokenStatus.RETRIEVED, f"Token retrieved for {account}.", cache.serialize()
+
+    # -- Using the token ---------------------------------------------------
+
+    def access_token(self, refused: str | None = None) -> tuple[str, str]:
+        """(account, access token) for the mail clients, renewed when due.
+
+        Renewal is single-flight across threads and processes: callers queue
+        on a lock, and each re-reads the cache inside it, so a token renewed
+        for SMTP serves the POP check waiting behind it. `refused` is a token
+        a mail server has just refused: it is renewed unless another caller
+        renewed it meanwhile. The rotated refresh token is written back at
+        once (always keep the newest).
+
+        Raises TokenError when no usable token is held; a refusal by the
+        provider makes the token Invalid. Raises ProviderError when the
+        provider cannot be reached; the status then stays as it was.
+        Never log or show the returned token.
+        """
+        with self._renew_lock, _file_lock(self._data_dir / "token.lock"):
+            view = self._store.token()
+            if view.status is not TokenStatus.RETRIEVED:
+                raise TokenError(_NOT_USABLE[view.status])
+            cache = msal.SerializableTokenCache()
+            cache.deserialize(self._store.token_cache() or "{}")
+            settings = self._store.settings()
+            provider = providers.from_settings(settings, self._data_dir)
+            host = urlsplit(provider.authority or provider.oidc_authority).netloc
+            try:
+                app = provider.application(cache)
+                accounts = app.get_accounts(username=view.account)
+                result = None
+                if accounts:
+                    result = app.acquire_token_silent_with_error(list(provider.scopes), account=accounts[0])
+                    if refused and result and result.get("access_token") == refused:
+                        result = app.acquire_token_silent_with_error(list(provider.scopes), account=accounts[0],
+                                                                     force_refresh=True)
+            except Exception as exc:  # noqa: BLE001 - a passing fault is not Invalid
+                log.warning("token renewal failed: %s", type(exc).__name__)
+                raise ProviderError(explain_exception(exc, host).replace(
+                    "press Get Token again", "try again")) from None
+            if result and "access_token" in result:
+                if cache.has_state_changed:
+                    self._store.save_cache(cache.serialize())
+                return view.account, result["access_token"]
+            if result and result.get("error") not in REFUSALS:
+                raise ProviderError(explain_error(result).replace("press Get Token again", "try again"))
+            reason = explain_refusal(result or {})
+            self._store.set_token(TokenStatus.INVALID, message=f"{TOKEN_UPDATE_FAILED} {reason}".strip())
+            self._on_change()
+            raise TokenError(TOKEN_UPDATE_FAILED)
 
     # -- Cancel and Delete ---------------------------------------------------
 
