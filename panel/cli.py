@@ -56,7 +56,7 @@ def _start_lab(args, data_dir: Path):
     from .lab import LabServer
 
     lab = LabServer(data_dir, host=args.host, port=args.port, interval=args.interval,
-                    token_lifetime=args.token_lifetime, allow_remote=args.allow_remote)
+                    token_lifetime=args.token_lifetime, allow_remote=args.allow_remote, style=args.style)
     lab.start()
     return lab
 
@@ -65,7 +65,52 @@ def _print_lab(lab) -> None:
     print(f"Lab identity provider: {lab.issuer}")
     print(f"  approval page: {lab.issuer}/device")
     print(f"  CA certificate: {lab.ca_file}")
-    print(f"  accounts: {', '.join(lab.accounts)}")
+    print(f"  SMTP: {lab.host}:{lab.smtp_port} (STARTTLS), {lab.host}:{lab.smtps_port} (SSL/TLS)")
+    print(f"  POP3: {lab.host}:{lab.pop3s_port} (SSL/TLS), {lab.host}:{lab.pop3_port} (STARTTLS)")
+    print(f"  accounts: {', '.join(lab.accounts)}", flush=True)
+
+
+def _use_lab_mail_servers(core, lab) -> None:
+    """Point empty SMTP and POP settings at the lab's servers, for a ready demo."""
+    settings = core.store.settings()
+    changes = {}
+    if not settings["smtp.server"]:
+        changes.update({"smtp.server": lab.host, "smtp.port": lab.smtp_port, "smtp.ssl": "starttls"})
+    if not settings["pop.server"]:
+        changes.update({"pop.server": lab.host, "pop.port": lab.pop3s_port, "pop.ssl": "tls"})
+    if changes:
+        core.update_settings(changes)
+        print("  (the empty SMTP and POP server settings now point at the lab)")
+
+
+def cmd_lab_control(args) -> int:
+    """Change the running lab's state, to produce every token status on purpose."""
+    from .lab import controls
+    from .paths import data_dir
+
+    where = data_dir(args.data_dir)
+    try:
+        if args.control == "expire-tokens":
+            print(f"{controls.expire_all(where, args.account)} access token(s) expired.")
+        elif args.control == "revoke":
+            print(f"{controls.revoke_refresh_tokens(where, args.account)} refresh token(s) revoked.")
+        elif args.control == "disable":
+            controls.disable_account(where, args.account)
+            print(f"{args.account} disabled.")
+        elif args.control == "enable":
+            controls.enable_account(where, args.account)
+            print(f"{args.account} enabled.")
+        elif args.control == "fault":
+            (controls.clear_fault if args.off else controls.set_fault)(where, args.name)
+            print(f"Fault {args.name} {'cleared' if args.off else 'set'}.")
+        else:
+            controls.reset(where)
+            print("Every fault cleared and every account enabled.")
+    except FileNotFoundError:
+        return _fail(f"there is no lab in {where}: start it once with 'panel lab'.")
+    except ValueError as e:
+        return _fail(str(e), 2)
+    return 0
 
 
 # -- run / tour / lab ---------------------------------------------------------
@@ -80,6 +125,7 @@ def cmd_run(args) -> int:
         if args.lab:
             lab = _start_lab(args, core.data_dir)
             _print_lab(lab)
+            _use_lab_mail_servers(core, lab)
         _print_admin_hint(core)
         from .ui.app import run_panel
 
@@ -118,6 +164,11 @@ def cmd_lab(args) -> int:
 
     lab = _start_lab(args, data_dir(args.data_dir))
     _print_lab(lab)
+    core = _core(args)
+    try:
+        _use_lab_mail_servers(core, lab)
+    finally:
+        core.close()
     print("Press Ctrl+C to stop.", flush=True)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -344,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="allow a non-loopback --host (phones on the network can reach the lab)")
     lab_opts.add_argument("--interval", type=int, default=5, help="polling interval the lab asks for (s)")
     lab_opts.add_argument("--token-lifetime", type=int, default=3600, help="access token lifetime (s)")
+    lab_opts.add_argument("--style", choices=("lab", "microsoft"), default="lab",
+                          help="answer errors in the lab's words or Microsoft 365's")
 
     parser = argparse.ArgumentParser(prog="panel", parents=[common],
                                      description="OAuth 2.0 e-mail operation panel simulator.")
@@ -360,8 +413,25 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--size", type=_size, default=DEFAULT_SIZE)
     tour.set_defaults(func=cmd_tour)
 
-    lab = sub.add_parser("lab", parents=[common, lab_opts], help="run the lab servers alone")
+    lab = sub.add_parser("lab", parents=[common, lab_opts],
+                         help="run the lab servers alone, or change their state")
     lab.set_defaults(func=cmd_lab)
+    controls = lab.add_subparsers(dest="control", required=False, metavar="ACTION")
+    for name, text in (("expire-tokens", "expire the issued access tokens now"),
+                       ("revoke", "revoke the refresh tokens (renewal is refused: Invalid)")):
+        action = controls.add_parser(name, parents=[common], help=text)
+        action.add_argument("--account", help="only this account's")
+        action.set_defaults(func=cmd_lab_control)
+    for name, text in (("disable", "disable an account"), ("enable", "enable an account again")):
+        action = controls.add_parser(name, parents=[common], help=text)
+        action.add_argument("account")
+        action.set_defaults(func=cmd_lab_control)
+    fault = controls.add_parser("fault", parents=[common], help="set or clear a tenant fault")
+    fault.add_argument("name", help="consent_required, public_client_disabled or smtp_auth_disabled")
+    fault.add_argument("--off", action="store_true", help="clear it")
+    fault.set_defaults(func=cmd_lab_control)
+    reset = controls.add_parser("reset", parents=[common], help="clear every fault, enable every account")
+    reset.set_defaults(func=cmd_lab_control)
 
     config = sub.add_parser("config", help="show or change settings").add_subparsers(dest="action", required=True)
     show = config.add_parser("show", parents=[common], help="list every setting")

@@ -109,3 +109,42 @@ def test_cli_starts_without_kivy(data_dir):
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     print(f"panel token status: {time.monotonic() - started:.2f} s")
+
+
+def test_mail_commands_and_lab_controls_end_to_end(data_dir):
+    """The whole loop from a shell: lab, Get Token, send, receive, then a revoked sign-in is Invalid."""
+    lab = subprocess.Popen([sys.executable, "-m", "panel", "lab", "--interval", "1", "--data-dir", str(data_dir)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        printed = [lab.stdout.readline() for _ in range(8)]
+        assert any("now point at the lab" in line for line in printed), printed
+        ca_file = next(line.split(": ", 1)[1].strip() for line in printed if "CA certificate" in line)
+        assert panel(data_dir, "config", "set", "oauth.provider", "lab", "oauth.account", "printer@lab.test",
+                     "smtp.auth", "oauth2", "pop.auth", "oauth2").returncode == 0
+        get = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json", "--data-dir", str(data_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        code = json.loads(get.stdout.readline())
+        answer(code["verification_uri_complete"], ca_file, "Approve", account="printer@lab.test")
+        assert get.wait(30) == 0
+
+        sent = panel(data_dir, "mail", "send-test", "--json")
+        assert json.loads(sent.stdout) == {"ok": True, "message": "Test e-mail sent to printer@lab.test.",
+                                           "token": "Retrieved"}
+        checked = json.loads(panel(data_dir, "mail", "check", "--json").stdout)
+        assert checked["message"] == "1 new message."
+        [listed] = json.loads(panel(data_dir, "mail", "list", "--json").stdout)
+        assert listed["subject"] == "Test e-mail from the printer"
+        assert "test e-mail sent with OAuth 2.0" in panel(data_dir, "mail", "show", str(listed["id"])).stdout
+
+        assert panel(data_dir, "lab", "revoke").returncode == 0
+        assert panel(data_dir, "lab", "expire-tokens").returncode == 0
+        # msal still holds an access token it believes valid: the server refuses it,
+        # the renewal is refused by the provider, and the token becomes Invalid.
+        failed = panel(data_dir, "mail", "test", "smtp")
+        assert failed.returncode == 1
+        assert failed.stderr.strip() == "panel: Token update failed. Please delete the token and obtain it again."
+        assert json.loads(panel(data_dir, "token", "status", "--json").stdout)["status"] == "Invalid"
+        assert panel(data_dir, "lab", "disable", "nobody@lab.test").returncode == 2
+    finally:
+        lab.terminate()
+        lab.wait(timeout=10)
