@@ -24,6 +24,8 @@ TOKEN_ANSWERS: list[tuple[str, str | None, str]] = [
     ("access_denied", None, "The sign-in was declined on the provider's page. " + AGAIN),
     ("expired_token", None, "The code expired before it was approved. " + AGAIN),
     ("bad_verification_code", None, "The provider did not recognise the code. " + AGAIN),
+    ("no_verification_uri", None, "The provider sent a code but no address to enter it at. Check the provider "
+     "settings, then press Get Token again."),
     ("invalid_client", "7000218", "The app registration does not allow public client flows: in Microsoft Entra, "
      "set 'Allow public client flows' to Yes for this application, then press Get Token again."),
     ("invalid_client", "700016", "The Client ID is not an application in this tenant: check Client ID and Tenant."),
@@ -91,9 +93,11 @@ def explain_exception(exc: BaseException, where: str) -> str:
         return f"{where} did not answer in time. Check the network, then press Get Token again."
     if isinstance(exc, requests.exceptions.ConnectionError):
         return f"Could not reach {where}. Check the network and the provider address, then press Get Token again."
-    if isinstance(exc, (ValueError, KeyError)):
-        return (f"{where} did not answer as an OpenID provider with device sign-in. "
-                "Check the provider address, then press Get Token again.")
+    if isinstance(exc, requests.exceptions.HTTPError):
+        return f"{where} reported a server error. Wait a few minutes, then press Get Token again."
+    if isinstance(exc, (ValueError, KeyError, TypeError)):
+        return (f"{where} did not give a usable answer: it may be down, or not an OpenID provider with "
+                "device sign-in. Check the provider address, then press Get Token again.")
     return f"Talking to {where} failed. Check the provider settings, then press Get Token again."
 
 

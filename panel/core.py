@@ -65,7 +65,7 @@ class Core:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self, schedule: bool = True) -> "Core":
-        self.tokens.recover()
+        self.tokens.recover(resume=True)
         self._watcher = threading.Thread(target=self._watch, name="store-watcher", daemon=True)
         self._watcher.start()
         if schedule:
@@ -186,7 +186,7 @@ class Core:
                 if waiting:
                     # A flow owned by a process that died commits nothing more:
                     # look for that while the status says Waiting.
-                    self.tokens.recover()
+                    self.tokens.recover(resume=True)
                 version = self.store.changes()
                 if version != seen:
                     seen = version

@@ -32,7 +32,7 @@ from .errors import TokenError, ValidationError
 from .settings import OAUTH2, SETTINGS, TOKEN_BOUND, defaults
 from .token_state import TokenStatus
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "panel.db"
 KEY_NAME = "token.key"
 DEFAULT_ADMIN_PASSWORD = "admin"
@@ -79,6 +79,8 @@ INSERT INTO meta VALUES ('pop.last_check', '0');
 INSERT INTO meta VALUES ('pop.last_result', '');
 INSERT INTO meta VALUES ('pop.last_ok', '1');
 """,
+    # The device flow of a Waiting token, encrypted, so a restart can resume it.
+    3: "ALTER TABLE token ADD COLUMN flow BLOB",
 }
 
 
@@ -345,7 +347,7 @@ class Store:
                 blob = db.execute("SELECT cache FROM token").fetchone()[0]
             db.execute(
                 "UPDATE token SET status=?, provider=COALESCE(?, provider), account=COALESCE(?, account),"
-                " cache=?, device_code=?, owner=?, cancel=0, message=?, updated=?",
+                " cache=?, device_code=?, flow=NULL, owner=?, cancel=0, message=?, updated=?",
                 (status.value, provider, account, blob,
                  device_code.to_json() if device_code else None,
                  owner if status is TokenStatus.WAITING else None, message, time.time()))
@@ -353,10 +355,30 @@ class Store:
                 db.execute("UPDATE token SET provider='', account=''")
             self._event(db, "token", f"{status.value}: {message}" if message else status.value)
 
-    def set_device_code(self, owner: str, device_code: DeviceCode, message: str) -> None:
+    def set_device_code(self, owner: str, device_code: DeviceCode, message: str, flow: str) -> None:
+        """Record the code to show and the (encrypted) flow behind it."""
         with self._write() as db:
-            db.execute("UPDATE token SET device_code=?, message=? WHERE status=? AND owner=?",
-                       (device_code.to_json(), message, TokenStatus.WAITING.value, owner))
+            db.execute("UPDATE token SET device_code=?, flow=?, message=? WHERE status=? AND owner=?",
+                       (device_code.to_json(), self._fernet.encrypt(flow.encode()), message,
+                        TokenStatus.WAITING.value, owner))
+
+    def waiting_flow(self) -> dict | None:
+        """The device flow of a Waiting token (holds the device code: never show it)."""
+        with self._lock:
+            row = self._db.execute("SELECT flow FROM token WHERE status=?", (TokenStatus.WAITING.value,)).fetchone()
+        if not row or not row[0]:
+            return None
+        try:
+            return json.loads(self._fernet.decrypt(row[0]))
+        except (InvalidToken, ValueError):
+            return None
+
+    def take_over(self, old_owner: str, new_owner: str, message: str) -> bool:
+        """Make this process the owner of a Waiting flow whose owner died."""
+        with self._write() as db:
+            cur = db.execute("UPDATE token SET owner=?, message=? WHERE status=? AND owner=? AND cancel=0",
+                             (new_owner, message, TokenStatus.WAITING.value, old_owner))
+            return cur.rowcount == 1
 
     def request_cancel(self) -> bool:
         """Ask the flow that owns the token (in any process) to stop."""

@@ -13,6 +13,7 @@ the store that the owner's polling loop checks each second.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import socket
@@ -24,6 +25,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 import msal
+import requests
 
 from . import providers
 from .answers import REFUSALS, TOKEN_UPDATE_FAILED, explain_error, explain_exception, explain_refusal
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("msal").setLevel(logging.WARNING)
 
 _OWNER_PREFIX = f"{socket.gethostname()}:"
+TRANSIENT_RETRIES = 3  # polls in a row that may time out or get a 5xx before the flow fails
 
 
 def _owner_alive(owner: str | None) -> bool:
@@ -83,17 +86,48 @@ class TokenService:
     def view(self) -> TokenView:
         return self._store.token()
 
-    def recover(self) -> None:
-        """End a Waiting status whose flow died with its process."""
+    def recover(self, resume: bool = False) -> None:
+        """Deal with a Waiting status whose flow died with its process.
+
+        With `resume`, a flow whose code is still valid is taken over and
+        polled again from here; otherwise the status ends in Not Retrieved
+        with a message, so no display is left waiting for nothing.
+        """
         view = self._store.token()
-        if view.status is TokenStatus.WAITING and not _owner_alive(view.owner):
-            try:
-                self._store.set_token(TokenStatus.NOT_RETRIEVED, expect_owner=view.owner,
-                                      message="The request was interrupted when the panel stopped. "
-                                              "Press Get Token to start again.")
-            except TokenError:
-                return
-            self._on_change()
+        if view.status is not TokenStatus.WAITING or _owner_alive(view.owner):
+            return
+        flow = self._store.waiting_flow()
+        alive = flow is not None and flow.get("expires_at", 0) > time.time() + 2
+        if resume and alive and self._resume(view, flow):
+            return
+        message = ("The request was interrupted when the panel stopped. " if alive or flow is None else
+                   "The code expired while the panel was stopped. ") + "Press Get Token to start again."
+        try:
+            self._store.set_token(TokenStatus.NOT_RETRIEVED, expect_owner=view.owner, message=message)
+        except TokenError:
+            return
+        self._on_change()
+
+    def _resume(self, view: TokenView, flow: dict) -> bool:
+        try:
+            provider = providers.from_settings(self._store.settings(), self._data_dir)
+        except PanelError:
+            return False
+        if provider.name != view.provider:
+            return False
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return True
+            owner = f"{_OWNER_PREFIX}{os.getpid()}:{time.monotonic_ns()}"
+            if not self._store.take_over(view.owner, owner, "Still waiting for the approval (resumed)."):
+                return True  # another process took it over first
+            self._cancel.clear()
+            self._thread = threading.Thread(target=self._run_flow, args=(provider, view.account, owner, flow),
+                                            name="token-flow", daemon=True)
+            self._thread.start()
+        log.info("resumed a device flow left by a stopped process")
+        self._on_change()
+        return True
 
     # -- Get Token ---------------------------------------------------------
 
@@ -125,10 +159,10 @@ class TokenService:
             self._thread.start()
         self._on_change()
 
-    def _run_flow(self, provider: providers.Provider, account: str, owner: str) -> None:
+    def _run_flow(self, provider: providers.Provider, account: str, owner: str, flow: dict | None = None) -> None:
         host = urlsplit(provider.authority or provider.oidc_authority).netloc or provider.label
         try:
-            status, message, cache = self._device_flow(provider, account, owner, host)
+            status, message, cache = self._device_flow(provider, account, owner, host, flow)
         except Exception as exc:  # noqa: BLE001 - every failure must end the Waiting status
             log.warning("device flow failed: %s", type(exc).__name__)
             status, message, cache = TokenStatus.NOT_RETRIEVED, explain_exception(exc, host), None
@@ -138,34 +172,67 @@ class TokenService:
             pass  # deleted or cancelled elsewhere meanwhile: that outcome stands
         self._on_change()
 
-    def _device_flow(self, provider: providers.Provider, account: str, owner: str, host: str):
+    def _device_flow(self, provider: providers.Provider, account: str, owner: str, host: str,
+                     flow: dict | None):
         cache = msal.SerializableTokenCache()
         app = provider.application(cache)
-        flow = app.initiate_device_flow(scopes=list(provider.scopes))
-        if "user_code" not in flow:
-            return TokenStatus.NOT_RETRIEVED, explain_error(flow), None
-        code = DeviceCode(
-            verification_uri=flow["verification_uri"],
-            verification_uri_complete=flow.get("verification_uri_complete"),
-            user_code=flow["user_code"],
-            expires_at=float(flow["expires_at"]),
-            interval=int(flow.get("interval", 5)),
-        )
-        self._store.set_device_code(owner, code, f"Open {code.verification_uri} and enter the code.")
-        self._on_change()
-
-        def stop_polling(f: dict) -> bool:
-            return (self._cancel.is_set() or self._store.cancel_requested(owner)
-                    or f.get("expires_at", 0) < time.time())
-
-        result = app.acquire_token_by_device_flow(flow, exit_condition=stop_polling)
+        if flow is None:
+            flow = app.initiate_device_flow(scopes=list(provider.scopes))
+            if "user_code" not in flow:
+                return TokenStatus.NOT_RETRIEVED, explain_error(flow), None
+            if not flow.get("verification_uri") and not flow.get("verification_uri_complete"):
+                return TokenStatus.NOT_RETRIEVED, explain_error({"error": "no_verification_uri"}), None
+            code = DeviceCode(
+                verification_uri=flow.get("verification_uri") or flow["verification_uri_complete"],
+                verification_uri_complete=flow.get("verification_uri_complete"),
+                user_code=flow["user_code"],
+                expires_at=float(flow["expires_at"]),
+                interval=flow["interval"],
+            )
+            # The flow (device code included) is kept encrypted so that a
+            # restarted panel can resume polling while the code is valid.
+            self._store.set_device_code(owner, code, f"Open {code.verification_uri} and enter the code.",
+                                        flow=json.dumps(flow))
+            self._on_change()
+        result = self._poll(app, flow, owner)
+        if result is None:
+            return TokenStatus.NOT_RETRIEVED, "Cancelled. No token was retrieved.", None
         if "access_token" in result:
             return self._accept(app, cache, result, account)
-        if result.get("error") in ("authorization_pending", "slow_down"):
-            if self._cancel.is_set() or self._store.cancel_requested(owner):
-                return TokenStatus.NOT_RETRIEVED, "Cancelled. No token was retrieved.", None
-            return TokenStatus.NOT_RETRIEVED, explain_error({"error": "expired_token"}), None
         return TokenStatus.NOT_RETRIEVED, explain_error(result), None
+
+    def _poll(self, app: msal.PublicClientApplication, flow: dict, owner: str) -> dict | None:
+        """Poll the token endpoint until an answer other than "pending" (RFC 8628 §3.4-3.5).
+
+        msal polls once per call here; the timing is ours, because msal does
+        not add 5 s to the interval on slow_down. Returns None when cancelled;
+        a code past its lifetime answers as expired_token. Passing faults
+        (timeouts, 5xx) are retried a few times while the code lives.
+        """
+        interval = max(1, int(flow.get("interval") or 5))
+        failures = 0
+        while True:
+            try:
+                result = app.acquire_token_by_device_flow(flow, exit_condition=lambda f: True)
+                failures = 0
+            except (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
+                    requests.exceptions.HTTPError):
+                failures += 1
+                if failures > TRANSIENT_RETRIES:
+                    raise
+                result = {"error": "authorization_pending"}
+            error = result.get("error")
+            if error == "slow_down":
+                interval += 5
+            elif error != "authorization_pending":
+                return result
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline:
+                if self._cancel.is_set() or self._store.cancel_requested(owner):
+                    return None
+                if time.time() >= flow["expires_at"]:
+                    return {"error": "expired_token"}
+                time.sleep(0.2)
 
     def _accept(self, app: msal.PublicClientApplication, cache: msal.SerializableTokenCache,
                 result: dict, account: str):

@@ -185,3 +185,44 @@ def test_changes_from_another_process_reach_subscribers(lab_core):
     subprocess.run([sys.executable, "-m", "panel", "--data-dir", str(lab_core.data_dir),
                     "config", "set", "smtp.server", "smtp.office365.com"], check=True)
     assert got.wait(2), "the change made by the command line was not seen within a second or two"
+
+
+def test_a_flow_survives_a_killed_process_and_resumes(lab_core, lab):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json",
+                             "--data-dir", str(lab_core.data_dir)], stdout=subprocess.PIPE, text=True)
+    code = json.loads(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert lab_core.tokens.view().status is TokenStatus.WAITING
+    lab_core.start()  # the panel starts again: it takes the flow over while the code is valid
+    view = lab_core.tokens.view()
+    assert view.status is TokenStatus.WAITING and "resumed" in view.message
+    assert view.device_code.user_code == code["user_code"]
+    assert lab.approve(code["user_code"], "printer@lab.test")
+    assert lab_core.tokens.wait(timeout=10).status is TokenStatus.RETRIEVED
+
+
+def test_a_dead_flow_whose_code_expired_ends_with_a_message(data_dir, lab_core):
+    import signal
+    import subprocess
+    import sys
+
+    from panel.lab import LabServer
+
+    with LabServer(data_dir / "short", port=0, interval=1, device_code_lifetime=3) as short:
+        (data_dir / "lab" / "endpoints.json").write_text(
+            json.dumps({"issuer": short.issuer, "ca_file": str(short.ca_file), "pid": os.getpid()}))
+        proc = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json",
+                                 "--data-dir", str(data_dir)], stdout=subprocess.PIPE, text=True)
+        proc.stdout.readline()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        time.sleep(3.5)
+        lab_core.start()
+        view = wait_for(lambda: (v := lab_core.tokens.view()).status is not TokenStatus.WAITING and v)
+    assert view.status is TokenStatus.NOT_RETRIEVED
+    assert "expired while the panel was stopped" in view.message
