@@ -382,6 +382,34 @@ def cmd_mail_show(args) -> int:
     return 0
 
 
+# -- admin ----------------------------------------------------------------------------
+
+def cmd_admin_password(args) -> int:
+    if args.stdin:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            return _fail("give the current and the new password on two lines.", 2)
+        current, new = lines[0], lines[1]
+    else:
+        import getpass
+
+        current = getpass.getpass("Current administrator password: ")
+        new = getpass.getpass("New administrator password: ")
+        if getpass.getpass("New password again: ") != new:
+            return _fail("the two new passwords differ; nothing was changed.", 2)
+    core = _core(args)
+    try:
+        if not core.check_admin_password(current):
+            return _fail("the current password is wrong; nothing was changed.", 2)
+        core.store.set_admin_password(new)
+    except ValidationError as e:
+        return _fail(f"{e.message} Nothing was changed.", 2)
+    finally:
+        core.close()
+    print("Administrator password changed.")
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -473,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
     show = mail.add_parser("show", parents=[common], help="the text of one received e-mail")
     show.add_argument("id", type=int)
     show.set_defaults(func=cmd_mail_show)
+
+    admin = sub.add_parser("admin", help="the administrator login").add_subparsers(dest="action", required=True)
+    password = admin.add_parser("password", parents=[common], help="change the administrator password")
+    password.add_argument("--stdin", action="store_true",
+                          help="read the current and the new password from two lines of standard input")
+    password.set_defaults(func=cmd_admin_password)
     return parser
 
 

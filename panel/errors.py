@@ -38,3 +38,7 @@ class ProviderError(PanelError):
 
 class MailError(PanelError):
     """Sending or receiving mail failed; the message says what to change."""
+
+
+class AccessError(PanelError):
+    """The administrator login was refused for now (locked after wrong tries)."""

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .errors import TokenError, ValidationError
+from .errors import AccessError, TokenError, ValidationError
 from .settings import OAUTH2, SETTINGS, TOKEN_BOUND, defaults
 from .token_state import TokenStatus
 
@@ -36,6 +36,8 @@ SCHEMA_VERSION = 3
 DB_NAME = "panel.db"
 KEY_NAME = "token.key"
 DEFAULT_ADMIN_PASSWORD = "admin"
+MAX_ADMIN_TRIES = 5
+ADMIN_LOCK_SECONDS = 300
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -287,17 +289,37 @@ class Store:
     # -- administrator -----------------------------------------------------
 
     def check_admin_password(self, password: str) -> bool:
-        with self._lock:
-            stored = self._meta("admin_password")
-        return verify_password(password, stored or "")
+        """True for the right password. After MAX_ADMIN_TRIES wrong ones in a
+        row, login is locked for ADMIN_LOCK_SECONDS, across restarts: raises
+        AccessError while locked, whatever the password."""
+        now = time.time()
+        with self._write() as db:
+            locked_until = float(self._meta("admin_locked_until") or 0)
+            if now < locked_until:
+                ok, failures = False, None
+            else:
+                ok = verify_password(password, self._meta("admin_password") or "")
+                failures = 0 if ok else int(self._meta("admin_failures") or 0) + 1
+                if failures >= MAX_ADMIN_TRIES:
+                    locked_until, failures = now + ADMIN_LOCK_SECONDS, 0
+                    self._event(db, "admin", "Administrator login locked after repeated wrong passwords")
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                               [("admin_failures", str(failures)), ("admin_locked_until", repr(locked_until))])
+        if now < locked_until:
+            minutes = max(1, round((locked_until - now) / 60))
+            raise AccessError(f"Too many wrong passwords: login is locked. Try again in {minutes} minute"
+                              f"{'s' if minutes != 1 else ''}.")
+        return ok
 
     def admin_password_is_default(self) -> bool:
         with self._lock:
             return self._meta("admin_password_default") == "1"
 
     def set_admin_password(self, password: str) -> None:
-        if len(password) < 4 or len(password) > 128:
-            raise ValidationError({"admin.password": "Enter 4 to 128 characters."})
+        if not 8 <= len(password) <= 128:
+            raise ValidationError({"admin.password": "Enter 8 to 128 characters."})
+        if any(ord(c) < 32 or ord(c) == 127 for c in password):
+            raise ValidationError({"admin.password": "Remove the control characters."})
         hashed = hash_password(password)
         with self._write() as db:
             db.execute("UPDATE meta SET value = ? WHERE key = 'admin_password'", (hashed,))

@@ -148,3 +148,17 @@ def test_mail_commands_and_lab_controls_end_to_end(data_dir):
     finally:
         lab.terminate()
         lab.wait(timeout=10)
+
+
+def test_admin_password_change_and_lockout(data_dir):
+    changed = panel(data_dir, "admin", "password", "--stdin", input="admin\nNew-passw0rd\n")
+    assert changed.returncode == 0 and "changed" in changed.stdout
+    short = panel(data_dir, "admin", "password", "--stdin", input="New-passw0rd\nabc\n")
+    assert short.returncode == 2 and "8 to 128 characters" in short.stderr
+    for _ in range(4):
+        wrong = panel(data_dir, "admin", "password", "--stdin", input="admin\nwhatever-123\n")
+        assert wrong.returncode == 2 and "current password is wrong" in wrong.stderr
+    locked = panel(data_dir, "admin", "password", "--stdin", input="admin\nwhatever-123\n")
+    assert locked.returncode == 1 and "locked" in locked.stderr
+    still = panel(data_dir, "admin", "password", "--stdin", input="New-passw0rd\nwhatever-123\n")
+    assert "locked" in still.stderr

@@ -185,10 +185,30 @@ def test_two_stores_see_each_others_changes(data_dir):
 def test_admin_password(core):
     assert core.check_admin_password("admin")
     assert not core.check_admin_password("wrong")
+    with pytest.raises(ValidationError, match="8 to 128"):
+        core.store.set_admin_password("short")
     core.store.set_admin_password("s3cret-pass")
     assert core.check_admin_password("s3cret-pass")
     assert not core.check_admin_password("admin")
     assert not core.store.admin_password_is_default()
+    stored = (core.data_dir / "panel.db").read_bytes()
+    assert b"s3cret-pass" not in stored
+
+
+def test_five_wrong_passwords_lock_the_login_across_a_restart(data_dir):
+    from panel.errors import AccessError
+
+    with Core(data_dir) as first:
+        for _ in range(4):
+            assert not first.check_admin_password("guess")
+        assert first.check_admin_password("admin")  # a right one resets the count
+        for _ in range(4):
+            assert not first.check_admin_password("guess")
+        with pytest.raises(AccessError, match="locked. Try again in 5 minutes"):
+            first.check_admin_password("guess")
+    with Core(data_dir) as second:
+        with pytest.raises(AccessError, match="locked"):
+            second.check_admin_password("admin")  # even the right one, until the lock ends
 
 
 def test_domain_imports_no_kivy():
