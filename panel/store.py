@@ -141,14 +141,22 @@ def _create_private(path: Path) -> None:
 
 
 def _load_key(path: Path) -> bytes:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as f:
-        f.write(Fernet.generate_key())
-        f.flush()
-        os.fsync(f.fileno())
+    """The token key, created at first use. Two processes starting at once
+    must agree on one key: it is written whole to a private temporary file,
+    then linked into place, which fails if the other process won."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Fernet.generate_key())
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path.read_bytes().strip()
 
 
