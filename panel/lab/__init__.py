@@ -8,6 +8,9 @@ demonstrations and the real peer for tests.
   ``pop3``; mail kept in ``mailbox``);
 - ``controls`` puts a lab (in this process or another) in the states a real
   tenant can be in: expired or revoked tokens, disabled accounts, faults;
+  and injects faults of the provider itself (HTTP errors, hangs, malformed
+  or unexpected answers); ``LabServer(tls_fault=...)`` serves a broken
+  certificate;
 - ``read_endpoints(data_dir)`` tells another process where a running lab is;
 - ``LAB_ACCOUNTS``, ``LAB_CLIENT_ID`` and ``LAB_SCOPES`` are the lab's users,
   its registered public client and the mail scopes it advertises.

@@ -13,6 +13,17 @@ keeps them in ``<data_dir>/lab/``:
 - ``idtoken.key`` the RSA key that signs ID tokens (mode 0600); its public
                   half is published at the identity provider's ``jwks_uri``.
 
+A lab started with a certificate fault (``fault_tls_files``) presents a
+broken certificate instead, made afresh at each start in ``tls-fault/``:
+
+- ``expired.pem``   signed by the lab CA, SANs as above, but its validity
+                    ended a day ago (clients: "certificate has expired");
+- ``untrusted.pem`` valid and with the right SANs, but signed by
+                    ``other-ca.pem``, a CA no client is told to trust
+                    (clients: "unable to get local issuer certificate").
+
+``ca.pem`` stays what clients trust, so only the served certificate is wrong.
+
 Later starts reuse the files. The server certificate is issued again when a
 requested SAN is missing, when it expires within 30 days, or when it no longer
 chains to ``ca.pem``; the CA is made again only when it is missing, unreadable
@@ -39,7 +50,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TlsFiles", "ensure_tls_files", "load_or_create_signing_key"]
+__all__ = ["TLS_FAULTS", "TlsFiles", "ensure_tls_files", "fault_tls_files", "load_or_create_signing_key"]
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost")
 RENEW_BEFORE = datetime.timedelta(days=30)
@@ -48,6 +59,8 @@ CA_LIFETIME = datetime.timedelta(days=3650)
 # days, browsers in general for more than 398: stay under both so a phone
 # that trusts ca.pem accepts the approval page.
 SERVER_LIFETIME = datetime.timedelta(days=397)
+# Certificate faults a lab can start with (see ``fault_tls_files``).
+TLS_FAULTS = ("expired", "untrusted")
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,34 @@ def ensure_tls_files(lab_dir: Path | str, hosts: Iterable[str] = ()) -> TlsFiles
     if not server_ok:
         _create_server_cert(files, ca, wanted, now)
     return files
+
+
+def fault_tls_files(lab_dir: Path | str, fault: str, hosts: Iterable[str] = ()) -> TlsFiles:
+    """Make the broken server certificate of ``fault`` (one of
+    ``TLS_FAULTS``) for ``127.0.0.1``, ``localhost`` and ``hosts``; return
+    its paths, ``ca_file`` being the CA that signed it (the lab CA for
+    ``expired``, the untrusted other CA for ``untrusted``)."""
+    if fault not in TLS_FAULTS:
+        raise ValueError(f"tls_fault must be one of {', '.join(TLS_FAULTS)}, not {fault!r}")
+    lab_dir = Path(lab_dir)
+    lab_files = ensure_tls_files(lab_dir, hosts)
+    fault_dir = lab_dir / "tls-fault"
+    _make_private_dir(fault_dir)
+    wanted = _normalise_hosts([*DEFAULT_HOSTS, *hosts])
+    now = _now()
+    files = TlsFiles(lab_files.ca_file, fault_dir / f"{fault}.pem", fault_dir / f"{fault}.key")
+    if fault == "expired":
+        ca = _load_ca(lab_files.ca_file, lab_dir / "ca.key", now)
+        _create_server_cert(
+            files, ca, wanted, now,
+            valid_from=now - datetime.timedelta(days=90),
+            valid_until=now - datetime.timedelta(days=1),
+        )
+        return files
+    other_ca = fault_dir / "other-ca.pem"
+    ca = _create_ca(other_ca, fault_dir / "other-ca.key", now, common_name="panel lab other CA (not trusted)")
+    _create_server_cert(files, ca, wanted, now)
+    return TlsFiles(other_ca, files.cert_file, files.key_file)
 
 
 def load_or_create_signing_key(lab_dir: Path | str) -> bytes:
@@ -140,12 +181,13 @@ def _load_ca(cert_file: Path, key_file: Path, now: datetime.datetime):
     return cert, key
 
 
-def _create_ca(cert_file: Path, key_file: Path, now: datetime.datetime):
+def _create_ca(cert_file: Path, key_file: Path, now: datetime.datetime,
+               common_name: str = "panel lab CA"):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "panel lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "panel lab CA"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -206,7 +248,8 @@ def _server_cert_ok(files: TlsFiles, ca_cert, wanted: list[str], now) -> bool:
     return all(entry in present for entry in _san_entries(wanted))
 
 
-def _create_server_cert(files: TlsFiles, ca, hosts: list[str], now) -> None:
+def _create_server_cert(files: TlsFiles, ca, hosts: list[str], now, *,
+                        valid_from=None, valid_until=None) -> None:
     ca_cert, ca_key = ca
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
@@ -222,8 +265,8 @@ def _create_server_cert(files: TlsFiles, ca, hosts: list[str], now) -> None:
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + SERVER_LIFETIME)
+        .not_valid_before(valid_from or now - datetime.timedelta(minutes=5))
+        .not_valid_after(valid_until or now + SERVER_LIFETIME)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(

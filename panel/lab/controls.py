@@ -14,10 +14,91 @@ request, so a change takes effect on the next request.
   (Microsoft: AADSTS50173, AADSTS700082);
 - ``disable_account`` / ``enable_account`` (AADSTS50057; XOAUTH2 logins fail);
 - ``set_fault`` / ``clear_fault`` for tenant-wide faults (``FAULTS``);
+- ``inject`` / ``clear_faults`` / ``injected`` for faults of the identity
+  provider itself (``INJECTABLE``, below);
 - ``reset`` clears every fault and enables every account.
 
 It also holds the identity provider's answers to these states, in the lab's
 words and in Microsoft's (``token_error``).
+
+Injected faults
+---------------
+Besides the tenant's state, the identity provider can be made to misbehave
+the way a provider, or something between it and the printer, sometimes does:
+
+- ``inject(data_dir, fault, endpoint=None, count=None, seconds=None)`` arms
+  one of ``INJECTABLE`` (again for the same ``fault`` and ``endpoint``
+  replaces it); ``endpoint`` limits it to one of ``ENDPOINTS``
+  (``device_authorization``, ``token``, ``discovery``; default every one the
+  fault applies to), ``count`` to the next N requests it takes effect on
+  (default: until cleared), ``seconds`` is the delay of ``hang`` and the
+  ``Retry-After`` of ``http_503``;
+- ``clear_faults(data_dir, fault=None)`` disarms one fault or all;
+- ``injected(data_dir)`` lists what is armed, with the counts left.
+
+Several faults may be armed at once. On one request: ``hang`` first delays
+it; then the first armed *answer* fault, in the order below, replaces the
+answer; failing that a device-code poll meets the first armed *poll* fault;
+a device authorization answer that got through is then reshaped by every
+armed *shape* fault. Only faults that took effect are counted; a count is
+taken in one SQLite ``BEGIN IMMEDIATE`` transaction, so two requests (in
+any threads or processes) never both take the last one. Injected faults
+survive a restart of the lab (like tenant faults); ``reset`` clears them.
+There is no network endpoint to arm them: only a process that can write the
+lab's data directory can (``panel lab`` in another shell, a test).
+
+delay (device_authorization, token, discovery):
+
+- ``hang``: the answer comes ``seconds`` (default 60) late, longer than any
+  client's timeout; it is then the normal answer (or another fault's). A
+  stopping lab cuts a hanging request at once. Imitates an overloaded or
+  unreachable provider (no answer at all is what a client's timeout is for).
+
+answer (device_authorization, token, discovery unless said otherwise):
+
+- ``http_500``: HTTP 500, ``{"error": "server_error", ...}`` (RFC 9110
+  §15.6.1; the ``server_error`` code of RFC 6749 §4.1.2.1).
+- ``http_503``: HTTP 503 with ``Retry-After: <seconds>`` (default 5),
+  ``{"error": "temporarily_unavailable", ...}`` (RFC 9110 §15.6.4 and §10.2.3;
+  RFC 6749 §4.1.2.1; Microsoft identity platform, "authorization code flow",
+  token endpoint errors: ``temporarily_unavailable``, retry after a delay).
+- ``not_json``: HTTP 200 labelled ``application/json`` whose body is an
+  answer cut off half-way, so not JSON (RFC 8628 §3.2 and RFC 6749 §5.1
+  require a JSON object; this is what a broken proxy or a dropped
+  connection leaves).
+- ``json_not_object``: HTTP 200, valid JSON that is an array, not the object
+  RFC 8628 §3.2 / RFC 6749 §5.1 / OpenID Connect Discovery §4.2 require.
+- ``unknown_error`` (device_authorization, token): HTTP 400
+  ``{"error": "teapot_error", ...}``, a code in no specification. RFC 6749
+  §5.2 lists the codes a client must know; a client must still end in a
+  defined state on any other.
+
+poll (token, device-code polls of a known, unexpired code only):
+
+- ``access_denied``: the poll answers ``access_denied`` and the code is
+  denied for good, as if the user had pressed Deny (RFC 8628 §3.5; Microsoft
+  says ``authorization_declined``).
+- ``slow_down``: the poll answers ``slow_down`` and the code's interval grows
+  by 5 s for this and every later poll, as RFC 8628 §3.5 says; a client that
+  does not add 5 s is then told ``slow_down`` again by the lab's own check.
+- ``authorization_pending``: the poll answers ``authorization_pending``
+  (Microsoft: AADSTS70016) even if the user has approved; armed without a
+  count the code just expires and polls get ``expired_token`` (AADSTS70020)
+  once its lifetime has passed (RFC 8628 §3.5; device-code doc).
+
+shape (device_authorization, answers that succeed):
+
+- ``no_verification_uri``: the answer lacks ``verification_uri``, which RFC
+  8628 §3.2 requires (``verification_uri_complete`` and ``message`` stay);
+- ``interval_as_string`` / ``expires_in_as_string``: ``"5"`` instead of
+  ``5``, as some providers send (msal casts ``interval`` for that reason);
+- ``no_interval`` / ``no_expires_in``: the member is missing. RFC 8628 §3.2
+  makes ``interval`` optional (the client then waits 5 s) and ``expires_in``
+  required. Only the answer changes: the code keeps its real lifetime and
+  interval.
+
+Certificate faults are chosen when a lab starts, not here:
+``LabServer(..., tls_fault="expired" | "untrusted")`` (see ``server``).
 
 Thread rules: every function and ``ControlState`` method may be called from
 any thread or process; each call is one SQLite transaction.
@@ -38,17 +119,24 @@ from typing import Iterator
 from .store import LabStore
 
 __all__ = [
+    "ENDPOINTS",
     "FAULTS",
+    "INJECTABLE",
     "STYLES",
     "TOKEN_ERRORS",
     "ControlState",
+    "InjectedFault",
     "clear_fault",
+    "clear_faults",
     "disable_account",
     "disabled_accounts",
     "enable_account",
     "expire_all",
     "expire_refresh_tokens",
     "faults",
+    "inject",
+    "injectable",
+    "injected",
     "reset",
     "revoke_refresh_tokens",
     "set_fault",
@@ -76,7 +164,66 @@ CREATE TABLE IF NOT EXISTS lab_controls (
     name TEXT NOT NULL,  -- a FAULTS entry | an account
     PRIMARY KEY (kind, name)
 );
+CREATE TABLE IF NOT EXISTS lab_injected (
+    fault     TEXT NOT NULL,               -- an INJECTABLE entry
+    endpoint  TEXT NOT NULL DEFAULT '',    -- an ENDPOINTS entry, '' for all
+    remaining INTEGER,                     -- NULL: until cleared
+    seconds   REAL,
+    PRIMARY KEY (fault, endpoint)
+);
 """
+
+# The identity provider's endpoints an injected fault can be limited to.
+ENDPOINTS = ("device_authorization", "token", "discovery")
+
+
+@dataclass(frozen=True)
+class _Injectable:
+    stage: str  # 'delay' | 'answer' | 'poll' | 'shape' (see the docstring)
+    endpoints: tuple[str, ...]
+    default_seconds: float | None = None  # None: takes no seconds
+
+
+_ALL = ENDPOINTS
+# In the order of precedence within a stage (see the module docstring).
+_INJECTABLE: dict[str, _Injectable] = {
+    "hang": _Injectable("delay", _ALL, 60.0),
+    "http_500": _Injectable("answer", _ALL),
+    "http_503": _Injectable("answer", _ALL, 5.0),
+    "not_json": _Injectable("answer", _ALL),
+    "json_not_object": _Injectable("answer", _ALL),
+    "unknown_error": _Injectable("answer", ("device_authorization", "token")),
+    "access_denied": _Injectable("poll", ("token",)),
+    "slow_down": _Injectable("poll", ("token",)),
+    "authorization_pending": _Injectable("poll", ("token",)),
+    "no_verification_uri": _Injectable("shape", ("device_authorization",)),
+    "interval_as_string": _Injectable("shape", ("device_authorization",)),
+    "expires_in_as_string": _Injectable("shape", ("device_authorization",)),
+    "no_interval": _Injectable("shape", ("device_authorization",)),
+    "no_expires_in": _Injectable("shape", ("device_authorization",)),
+}
+INJECTABLE = tuple(_INJECTABLE)
+_MAX_SECONDS = 3600.0
+
+
+def injectable(stage: str, endpoint: str) -> tuple[str, ...]:
+    """The injectable faults of ``stage`` that apply to ``endpoint``, in
+    order of precedence."""
+    return tuple(
+        name for name, spec in _INJECTABLE.items()
+        if spec.stage == stage and endpoint in spec.endpoints
+    )
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """An armed fault: ``endpoint`` None for every endpoint it applies to,
+    ``remaining`` None for until cleared (after a take: what is left)."""
+
+    fault: str
+    endpoint: str | None
+    remaining: int | None
+    seconds: float | None
 
 
 def _lab_db(data_dir: Path | str) -> Path:
@@ -102,6 +249,38 @@ def _fault(name: str) -> str:
     return name
 
 
+def _injection(fault, endpoint, count, seconds) -> tuple[str, str, int | None, float | None]:
+    """Check an ``inject`` call; return its row (endpoint '' for all)."""
+    spec = _INJECTABLE.get(fault)
+    if spec is None:
+        raise ValueError(
+            f"unknown injectable fault {fault!r}; the faults are {', '.join(INJECTABLE)}"
+        )
+    if endpoint is not None and endpoint not in spec.endpoints:
+        raise ValueError(
+            f"{fault} applies to {', '.join(spec.endpoints)} only, not {endpoint!r}"
+        )
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ValueError(f"count must be a whole number from 1, or None, not {count!r}")
+    if spec.default_seconds is None:
+        if seconds is not None:
+            raise ValueError(f"{fault} takes no seconds")
+    elif seconds is None:
+        seconds = spec.default_seconds
+    else:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ValueError(f"seconds must be a number, not {seconds!r}")
+        if not 0 <= seconds <= _MAX_SECONDS:
+            raise ValueError(f"seconds must be 0..{_MAX_SECONDS:g}, not {seconds!r}")
+        seconds = float(seconds)
+    return fault, endpoint or "", count, seconds
+
+
+def _injected_fault(row) -> InjectedFault:
+    fault, endpoint, remaining, seconds = row
+    return InjectedFault(fault, endpoint or None, remaining, seconds)
+
+
 class ControlState:
     """Disabled accounts and faults of one lab, in its SQLite file."""
 
@@ -115,11 +294,15 @@ class ControlState:
             db.executescript(_SCHEMA)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction; ``immediate`` takes SQLite's write lock at once,
+        so a read-then-write is not interleaved with another process's."""
         with self._lock:
             db = sqlite3.connect(self.path, timeout=10)
             try:
                 with db:
+                    if immediate:
+                        db.execute("BEGIN IMMEDIATE")
                     yield db
             finally:
                 db.close()
@@ -163,6 +346,83 @@ class ControlState:
     def reset(self) -> None:
         with self._connect() as db:
             db.execute("DELETE FROM lab_controls")
+            db.execute("DELETE FROM lab_injected")
+
+    # -- injected faults (see the module docstring) -----------------------------
+
+    def inject(self, fault: str, endpoint: str | None = None, count: int | None = None,
+               seconds: float | None = None) -> InjectedFault:
+        row = _injection(fault, endpoint, count, seconds)
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO lab_injected (fault, endpoint, remaining, seconds)"
+                " VALUES (?, ?, ?, ?)", row,
+            )
+        return _injected_fault(row)
+
+    def clear_injected(self, fault: str | None = None) -> int:
+        if fault is not None and fault not in _INJECTABLE:
+            raise ValueError(
+                f"unknown injectable fault {fault!r}; the faults are {', '.join(INJECTABLE)}"
+            )
+        with self._connect() as db:
+            cur = db.execute(
+                "DELETE FROM lab_injected WHERE ? IS NULL OR fault = ?", (fault, fault)
+            )
+            return cur.rowcount
+
+    def injected(self) -> list[InjectedFault]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT fault, endpoint, remaining, seconds FROM lab_injected"
+            ).fetchall()
+        order = {name: i for i, name in enumerate(INJECTABLE)}
+        faults = [_injected_fault(row) for row in rows]
+        return sorted(faults, key=lambda f: (order.get(f.fault, len(order)), f.endpoint or ""))
+
+    def take_injected(self, endpoint: str, *, all_of=(), one_of=()) -> dict[str, InjectedFault]:
+        """Take the armed faults that act on one request to ``endpoint``:
+        each of ``all_of`` that is armed, and the first armed of ``one_of``.
+        A fault armed both for ``endpoint`` and for all endpoints is taken
+        from the ``endpoint`` one. Counts go down by one (a fault whose count
+        ends is disarmed) in one transaction that holds SQLite's write lock,
+        so concurrent requests never both take the last one."""
+        wanted = [n for n in (*all_of, *one_of) if endpoint in _INJECTABLE[n].endpoints]
+        if not wanted:
+            return {}
+        with self._connect() as db:
+            # The usual case, nothing armed, without taking the write lock.
+            if db.execute("SELECT 1 FROM lab_injected LIMIT 1").fetchone() is None:
+                return {}
+        with self._connect(immediate=True) as db:
+            rows = db.execute(
+                "SELECT fault, endpoint, remaining, seconds FROM lab_injected"
+                " WHERE endpoint IN ('', ?) AND (remaining IS NULL OR remaining > 0)"
+                " ORDER BY endpoint = ''",  # the endpoint's own first
+                (endpoint,),
+            ).fetchall()
+            armed: dict[str, tuple] = {}
+            for row in rows:
+                armed.setdefault(row[0], row)
+            chosen = [n for n in all_of if n in armed and n in wanted]
+            chosen += [n for n in one_of if n in armed and n in wanted][:1]
+            taken = {}
+            for name in chosen:
+                fault, where, remaining, seconds = armed[name]
+                if remaining is not None:
+                    if remaining <= 1:
+                        db.execute(
+                            "DELETE FROM lab_injected WHERE fault = ? AND endpoint = ?",
+                            (fault, where),
+                        )
+                    else:
+                        db.execute(
+                            "UPDATE lab_injected SET remaining = remaining - 1"
+                            " WHERE fault = ? AND endpoint = ?", (fault, where),
+                        )
+                    remaining -= 1
+                taken[name] = _injected_fault((fault, where, remaining, seconds))
+        return taken
 
 
 # -- the controls ----------------------------------------------------------------
@@ -226,8 +486,36 @@ def faults(data_dir: Path | str) -> set[str]:
 
 
 def reset(data_dir: Path | str) -> None:
-    """Clear every fault and enable every account (tokens are untouched)."""
+    """Clear every fault (tenant and injected) and enable every account
+    (tokens are untouched)."""
     _state(data_dir).reset()
+
+
+def inject(
+    data_dir: Path | str,
+    fault: str,
+    endpoint: str | None = None,
+    count: int | None = None,
+    seconds: float | None = None,
+) -> InjectedFault:
+    """Arm the injectable fault ``fault`` (one of ``INJECTABLE``), for
+    ``endpoint`` (one of ``ENDPOINTS``; None: every one it applies to), for
+    the next ``count`` requests it acts on (None: until cleared); ``seconds``
+    is the delay of ``hang`` and the ``Retry-After`` of ``http_503``. Arming
+    a fault again for the same endpoint replaces it. Raises ValueError on a
+    fault, endpoint, count or seconds that does not fit."""
+    return _state(data_dir).inject(fault, endpoint, count, seconds)
+
+
+def clear_faults(data_dir: Path | str, fault: str | None = None) -> int:
+    """Disarm the injected fault ``fault`` (every endpoint), or every
+    injected fault; return how many were armed. Tenant faults stay."""
+    return _state(data_dir).clear_injected(fault)
+
+
+def injected(data_dir: Path | str) -> list[InjectedFault]:
+    """The armed injected faults, with the counts they have left."""
+    return _state(data_dir).injected()
 
 
 # -- the identity provider's answers ------------------------------------------------

@@ -20,9 +20,18 @@ aged tokens) are read from the lab's SQLite state on every request, so a
 control applied by another process takes effect at once. ``style`` chooses
 the wording of the errors: the lab's own, or Microsoft's (AADSTS codes).
 
+Injected faults (``controls.inject``; each described there) act in three
+places: a ``before_request`` hook delays a request (``hang``) or replaces its
+answer (HTTP 500/503, bodies that are not a JSON object, unknown error
+codes); the device-code grant answers the poll faults (``access_denied``,
+``slow_down``, ``authorization_pending``); the device authorization endpoint
+reshapes its answer (members missing or strings). Every answer a fault
+touched carries ``X-Lab-Fault: <names>``, for whoever reads the wire.
+
 Thread rules: the Flask app runs on werkzeug's request threads; ``approve``,
 ``deny``, ``validate_access_token``, ``revoke_account`` and ``refresh_count``
-may be called from any thread. Token requests are serialised by one lock so
+may be called from any thread. A hanging request waits on ``stopping``; the
+owner sets it (from any thread) to let every such request end at once. Token requests are serialised by one lock so
 that a refresh token is rotated exactly once and a device code yields tokens
 exactly once. Nothing here logs a token or a device code; Authlib's own
 debug lines that would are filtered out.
@@ -49,15 +58,19 @@ from authlib.oauth2.rfc8628 import (
     DeviceCodeGrant,
     DeviceCredentialDict,
 )
-from authlib.oauth2.rfc8628.errors import AuthorizationPendingError, ExpiredTokenError
+from authlib.oauth2.rfc8628.errors import (
+    AuthorizationPendingError,
+    ExpiredTokenError,
+    SlowDownError,
+)
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDToken
-from flask import Flask, jsonify, redirect, render_template_string, request
+from flask import Flask, g, jsonify, redirect, render_template_string, request
 from joserfc.jwk import RSAKey
 
 from . import pages
 from .ca import load_or_create_signing_key
-from .controls import STYLES, ControlState, token_error
+from .controls import ENDPOINTS, STYLES, ControlState, InjectedFault, injectable, token_error
 from .store import REVOKED, ROTATED, LabStore
 
 __all__ = [
@@ -84,6 +97,10 @@ _REFRESH_LIFETIME = 90 * 24 * 3600  # Microsoft's "90 days unused"
 APPROVED = "Approved. You can return to the printer."
 DENIED = "Denied."
 INVALID_CODE = "That code is not valid or has expired."
+
+# The bodies of injected answers (see ``controls``).
+_CUT_OFF_JSON = '{"note": "this answer was cut off half-w'
+_JSON_NOT_OBJECT = '["not", "an", "object"]'
 
 
 def normalise_user_code(text: str | None) -> str | None:
@@ -201,7 +218,25 @@ class _DeviceAuthorization(DeviceAuthorizationEndpoint):
             f"To sign in, use a web browser to open the page {data['verification_uri']}"
             f" and enter the code {data['user_code']} to authenticate."
         )
+        if status == 200:
+            self._reshape(data)
         return status, data, headers
+
+    def _reshape(self, data: dict) -> None:
+        """Apply the armed shape faults to a successful answer; the code
+        itself keeps its real lifetime and interval."""
+        endpoint = "device_authorization"
+        taken = self.lab.controls.take_injected(
+            endpoint, all_of=injectable("shape", endpoint)
+        )
+        if "no_verification_uri" in taken:
+            del data["verification_uri"]
+        for name in ("interval", "expires_in"):
+            if f"{name}_as_string" in taken:
+                data[name] = str(data[name])
+            if f"no_{name}" in taken:
+                data.pop(name, None)
+        self.lab.note_faults(taken)
 
 
 class _DeviceCodeGrant(DeviceCodeGrant):
@@ -209,6 +244,9 @@ class _DeviceCodeGrant(DeviceCodeGrant):
 
     def validate_device_credential(self, credential):
         lab = self.server.lab
+        self._force_pending = False
+        if not credential.is_expired():
+            self._injected_poll_fault(credential)
         try:
             user = super().validate_device_credential(credential)
         except AuthorizationPendingError:
@@ -224,6 +262,22 @@ class _DeviceCodeGrant(DeviceCodeGrant):
         lab.check_tenant(user.email, credential.get_client_id())
         return user
 
+    def _injected_poll_fault(self, credential) -> None:
+        """Answer the armed poll fault, if any (polls of a live code only)."""
+        lab = self.server.lab
+        taken = lab.controls.take_injected("token", one_of=injectable("poll", "token"))
+        lab.note_faults(taken)
+        if "access_denied" in taken:
+            # Denied for good, as a user's Deny is; super() then answers it.
+            lab.store.deny_device_code(credential["device_hash"])
+        elif "slow_down" in taken:
+            # RFC 8628 §3.5: "this and all subsequent requests" wait 5 s more,
+            # and the lab's own should_slow_down holds the client to it.
+            lab.store.slow_down_device_code(credential["device_hash"], 5)
+            raise SlowDownError()
+        elif "authorization_pending" in taken:
+            self._force_pending = True  # read by query_user_grant
+
     def query_device_credential(self, device_code):
         record = self.server.lab.store.poll_device_code(device_code)
         if record is None:
@@ -231,6 +285,8 @@ class _DeviceCodeGrant(DeviceCodeGrant):
         return DeviceCredentialDict(record)
 
     def query_user_grant(self, user_code):
+        if getattr(self, "_force_pending", False):
+            return None  # as if the user had not decided yet
         decision = self.server.lab.store.device_decision(user_code)
         if decision is None or decision[0] == "pending":
             return None
@@ -396,6 +452,8 @@ class LabIdentityProvider:
         self._token_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._refresh_count = 0
+        # Set by the owner when it stops: hanging requests end at once.
+        self.stopping = threading.Event()
 
         self.app = self._create_app()
 
@@ -459,6 +517,54 @@ class LabIdentityProvider:
         """Revoke every token of ``account`` (its refresh then answers
         ``invalid_grant``); return how many grants were live."""
         return self.store.revoke_account(account)
+
+    # -- injected faults (see ``controls``) ------------------------------------
+
+    @staticmethod
+    def note_faults(taken) -> None:
+        """Remember, for the ``X-Lab-Fault`` header, the injected faults
+        that acted on this request (request context only)."""
+        if taken:
+            g.setdefault("lab_faults", []).extend(taken)
+
+    def _injected_request_faults(self, endpoint: str):
+        """The ``before_request`` part: delay, then maybe replace the answer."""
+        taken = self.controls.take_injected(
+            endpoint,
+            all_of=injectable("delay", endpoint),
+            one_of=injectable("answer", endpoint),
+        )
+        self.note_faults(taken)
+        hang = taken.pop("hang", None)
+        if hang is not None and self.stopping.wait(hang.seconds):
+            # The lab is stopping and has cut the connection: end here.
+            return jsonify({"error": "temporarily_unavailable"}), 503
+        for name, fault in taken.items():
+            return self._injected_answer(name, fault)
+        return None
+
+    def _injected_answer(self, name: str, fault: InjectedFault):
+        if name == "http_500":
+            return jsonify({
+                "error": "server_error",
+                "error_description": "The server encountered an unexpected error.",
+            }), 500
+        if name == "http_503":
+            body = jsonify({
+                "error": "temporarily_unavailable",
+                "error_description": "The server is temporarily too busy. Retry later.",
+            })
+            return body, 503, {"Retry-After": str(round(fault.seconds))}
+        if name == "not_json":
+            return _CUT_OFF_JSON, 200, {"Content-Type": "application/json"}
+        if name == "json_not_object":
+            return _JSON_NOT_OBJECT, 200, {"Content-Type": "application/json"}
+        if name == "unknown_error":
+            return jsonify({
+                "error": "teapot_error",
+                "error_description": "An error no specification defines.",
+            }), 400
+        raise AssertionError(f"no answer for injected fault {name!r}")
 
     def metadata(self) -> dict:
         issuer = self.issuer
@@ -585,10 +691,19 @@ class LabIdentityProvider:
                 target += "?" + request.query_string.decode("ascii", "replace")
             return redirect(target, code=302)
 
+        @app.before_request
+        def injected_faults():
+            # The view functions above are named after ENDPOINTS.
+            if request.endpoint in ENDPOINTS:
+                return self._injected_request_faults(request.endpoint)
+            return None
+
         @app.after_request
         def no_store(response):
             response.headers.setdefault("Cache-Control", "no-store")
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            if g.get("lab_faults"):
+                response.headers["X-Lab-Fault"] = ", ".join(g.lab_faults)
             return response
 
         return app

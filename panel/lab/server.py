@@ -5,20 +5,27 @@ STLS and implicit TLS listeners) on the same host, which accept XOAUTH2 with
 tokens this identity provider issued.
 
 ``start()`` binds the port, serves werkzeug's threaded server in a thread and
-returns only once an HTTPS request to the discovery document has succeeded;
+returns only once an HTTPS request to the JSON Web Key Set has succeeded
+(not the discovery document: an injected fault may be armed on it);
 any start error (port in use, bad certificate files) is raised from
 ``start()``, which then starts the mail servers (and stops everything if one
 fails). ``stop()`` shuts the servers down, cuts open connections (so no
-client keeps talking to a stopped lab) and joins every thread. On start it
+client keeps talking to a stopped lab), wakes requests held by an injected
+``hang`` and joins every thread, request threads included (waiting at most
+about a second for those). On start it
 writes ``<data_dir>/lab/endpoints.json`` (issuer, CA file, pid, host and the
 four mail ports) for other processes and removes it on stop;
 ``<data_dir>/lab/port`` remembers the port so that a restarted lab keeps its
 issuer URL, and with it every token cached for that issuer;
 ``<data_dir>/lab/mail_ports.json`` does the same for the mail ports.
 
-The lab controls (expire or revoke tokens, disable accounts, tenant faults)
-are ``controls`` functions on the data directory; the methods here delegate
-to them, and they work as well on a lab running in another process.
+The lab controls (expire or revoke tokens, disable accounts, tenant faults,
+injected faults) are ``controls`` functions on the data directory; the
+methods here delegate to them, and they work as well on a lab running in
+another process. Certificate faults are chosen at start instead:
+``tls_fault="expired"`` serves a certificate of the lab CA that has expired,
+``tls_fault="untrusted"`` one signed by another CA (see ``ca``), on every
+listener (HTTPS, SMTP, POP3); ``ca_file`` is still the lab CA.
 
 Thread rules: ``start()`` and ``stop()`` are called from one owner thread,
 not concurrently. The test hooks (``approve``, ``deny``,
@@ -40,12 +47,13 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from . import controls
-from .ca import ensure_tls_files
+from .ca import TLS_FAULTS, ensure_tls_files, fault_tls_files
 from .idp import ISSUER_PATH, LAB_ACCOUNTS, LabIdentityProvider
 from .mailbox import Mailboxes
 from .pop3 import LabPOP3Server
@@ -58,6 +66,8 @@ http_log = logging.getLogger("panel.lab.http")
 
 _WILDCARDS = {"0.0.0.0", "::", ""}
 _READY_TIMEOUT = 10.0
+# How long stop() waits for request threads once their connections are cut.
+_HANDLER_JOIN_TIMEOUT = 1.0
 # The mail listeners, as named in endpoints.json (``<name>_port``).
 MAIL_LISTENERS = ("smtp", "smtps", "pop3", "pop3s")
 
@@ -150,17 +160,44 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class _LabWSGIServer(ThreadedWSGIServer):
-    """Keeps track of open connections so ``stop()`` can close them."""
+    """Keeps track of open connections and of the threads serving them, so
+    ``stop()`` can close the ones and join the others."""
 
     def __init__(self, *args, **kwargs):
         self._connections: set = set()
+        self._handler_threads: set[threading.Thread] = set()
         self._connections_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def process_request(self, request, client_address):
+        # ThreadingMixIn's, but with every thread remembered: werkzeug makes
+        # them daemons, which socketserver then neither tracks nor joins.
         with self._connections_lock:
             self._connections.add(request)
-        super().process_request(request, client_address)
+        thread = threading.Thread(
+            target=self._serve_connection, args=(request, client_address),
+            name=f"lab-http:{self.port}", daemon=True,
+        )
+        with self._connections_lock:
+            self._handler_threads.add(thread)
+        thread.start()
+
+    def _serve_connection(self, request, client_address):
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._handler_threads.discard(threading.current_thread())
+
+    def join_handlers(self, timeout: float) -> list[threading.Thread]:
+        """Join the request threads for at most ``timeout`` seconds in all;
+        return those still alive."""
+        deadline = time.monotonic() + timeout
+        with self._connections_lock:
+            threads = list(self._handler_threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [t for t in threads if t.is_alive()]
 
     def shutdown_request(self, request):
         with self._connections_lock:
@@ -189,7 +226,9 @@ class LabServer:
     ``LabServer(data_dir).start()`` or ``with LabServer(data_dir) as lab:``.
     Attributes once started: ``issuer``, ``port``, ``ca_file``,
     ``smtp_port`` (STARTTLS), ``smtps_port`` (implicit TLS), ``pop3_port``
-    (STLS), ``pop3s_port`` (implicit TLS). ``mailboxes`` holds the lab's mail.
+    (STLS), ``pop3s_port`` (implicit TLS), ``cert_file`` (the certificate
+    served, broken on purpose with ``tls_fault``). ``mailboxes`` holds the
+    lab's mail.
     """
 
     def __init__(
@@ -209,6 +248,7 @@ class LabServer:
         pop3_port: int = 0,
         pop3s_port: int = 0,
         style: str = "lab",
+        tls_fault: str | None = None,
     ):
         """``host`` is the address to listen on; a non-loopback one needs
         ``allow_remote=True`` (for a phone on the LAN). ``public_host`` is
@@ -216,7 +256,9 @@ class LabServer:
         (default ``host``; needed when listening on a wildcard). The mail
         servers listen on the same host; a port of 0 means the one this lab
         had last time, else any free one. ``style`` words the identity
-        provider's errors: ``"lab"``, or ``"microsoft"`` (AADSTS codes)."""
+        provider's errors: ``"lab"``, or ``"microsoft"`` (AADSTS codes).
+        ``tls_fault`` (``"expired"`` or ``"untrusted"``) serves a broken
+        certificate instead of the good one, to see clients refuse it."""
         mail_ports = dict(zip(MAIL_LISTENERS, (smtp_port, smtps_port, pop3_port, pop3s_port)))
         for name, value in {"port": port, **{f"{n}_port": v for n, v in mail_ports.items()}}.items():
             if not 0 <= int(value) <= 65535:
@@ -225,6 +267,8 @@ class LabServer:
             raise ValueError(
                 f"the lab listens on loopback only; {host!r} needs allow_remote=True"
             )
+        if tls_fault is not None and tls_fault not in TLS_FAULTS:
+            raise ValueError(f"tls_fault must be one of {', '.join(TLS_FAULTS)}, not {tls_fault!r}")
         public_host = public_host or host
         if public_host in _WILDCARDS:
             raise ValueError("listening on a wildcard address needs public_host= (the address phones use)")
@@ -244,11 +288,14 @@ class LabServer:
             style=style,
         )
         self.style = style
+        self.tls_fault = tls_fault
         self.accounts: list[str] = list(LAB_ACCOUNTS)
         self.mailboxes = Mailboxes(self.lab_dir / "lab.db", self.accounts)
         self.issuer: str | None = None
         self.port: int | None = None
         self.ca_file: Path | None = None
+        # The certificate served: the lab's, or a broken one (``tls_fault``).
+        self.cert_file: Path | None = None
         self.smtp_port: int | None = None
         self.smtps_port: int | None = None
         self.pop3_port: int | None = None
@@ -274,9 +321,18 @@ class LabServer:
             )
         extra_hosts = [h for h in (self.host, self.public_host) if h not in _WILDCARDS]
         tls = ensure_tls_files(self.lab_dir, extra_hosts)
+        served = fault_tls_files(self.lab_dir, self.tls_fault, extra_hosts) if self.tls_fault else tls
+        if self.tls_fault:
+            log.warning("the lab serves a broken certificate on purpose (tls_fault=%s)", self.tls_fault)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(tls.cert_file, tls.key_file)
+        context.load_cert_chain(served.cert_file, served.key_file)
+        armed = controls.ControlState(self.lab_dir / "lab.db").injected()
+        if armed:
+            log.warning(
+                "injected faults still armed in this lab: %s (clear them with reset)",
+                ", ".join(sorted({f.fault for f in armed})),
+            )
 
         sock = self._bind()
         try:
@@ -296,8 +352,10 @@ class LabServer:
 
         self.port = port
         self.ca_file = tls.ca_file
+        self.cert_file = served.cert_file
         self.issuer = f"https://{_url_host(self.public_host)}:{port}{ISSUER_PATH}"
         self.idp.issuer = self.issuer
+        self.idp.stopping.clear()
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -319,7 +377,7 @@ class LabServer:
             self.lab_dir / "endpoints.json",
             json.dumps({
                 "issuer": self.issuer, "ca_file": str(self.ca_file), "pid": os.getpid(),
-                "host": self.public_host,
+                "host": self.public_host, "tls_fault": self.tls_fault,
                 **{f"{name}_port": getattr(self, f"{name}_port") for name in MAIL_LISTENERS},
             }),
         )
@@ -393,8 +451,20 @@ class LabServer:
         return controls.clear_fault(self.data_dir, name)
 
     def reset_controls(self) -> None:
-        """No faults, every account enabled."""
+        """No faults (tenant or injected), every account enabled."""
         controls.reset(self.data_dir)
+
+    def inject(self, fault: str, endpoint: str | None = None, count: int | None = None,
+               seconds: float | None = None) -> controls.InjectedFault:
+        """Arm an injected fault (``controls.INJECTABLE``); see ``controls.inject``."""
+        return controls.inject(self.data_dir, fault, endpoint, count, seconds)
+
+    def clear_faults(self, fault: str | None = None) -> int:
+        """Disarm one injected fault, or all of them."""
+        return controls.clear_faults(self.data_dir, fault)
+
+    def injected(self) -> list[controls.InjectedFault]:
+        return controls.injected(self.data_dir)
 
     # -- internals ---------------------------------------------------------------
 
@@ -466,7 +536,14 @@ class LabServer:
         return port if 0 < port <= 65535 else None
 
     def _wait_ready(self, ca_file: Path) -> None:
-        context = ssl.create_default_context(cafile=str(ca_file))
+        if self.tls_fault:
+            # The certificate is meant to fail verification: only check
+            # that the server answers.
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context = ssl.create_default_context(cafile=str(ca_file))
         probe_host = "127.0.0.1" if self.host in _WILDCARDS else self.host.strip("[]")
         if self.host == "::":
             probe_host = "::1"
@@ -474,7 +551,7 @@ class LabServer:
             probe_host, self.port, context=context, timeout=_READY_TIMEOUT
         )
         try:
-            conn.request("GET", f"{ISSUER_PATH}/.well-known/openid-configuration")
+            conn.request("GET", f"{ISSUER_PATH}/jwks")
             response = conn.getresponse()
             response.read()
         finally:
@@ -494,9 +571,15 @@ class LabServer:
         if server is not None:
             server.shutdown()
             server.close_connections()
+            # A hanging request ends now, on a connection already cut (so
+            # no client takes its last-moment answer for the lab's).
+            self.idp.stopping.set()
         if thread is not None:
             thread.join()
         if server is not None:
+            left = server.join_handlers(_HANDLER_JOIN_TIMEOUT)
+            if left:
+                log.warning("%d lab request thread(s) still running after stop", len(left))
             server.server_close()
 
     def _write_private(self, path: Path, text: str) -> None:

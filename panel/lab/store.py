@@ -174,6 +174,23 @@ class LabStore:
             )
             return cur.rowcount == 1
 
+    def deny_device_code(self, device_hash: str) -> None:
+        """Deny a code whatever its state (an injected ``access_denied``)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE device_codes SET status = 'denied', account = NULL WHERE device_hash = ?",
+                (device_hash,),
+            )
+
+    def slow_down_device_code(self, device_hash: str, by: int = 5) -> None:
+        """Make a code's polling interval ``by`` seconds longer, as a
+        ``slow_down`` answer does for every later poll (RFC 8628 §3.5)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE device_codes SET interval = interval + ? WHERE device_hash = ?",
+                (int(by), device_hash),
+            )
+
     def consume_device_code(self, device_code: str) -> None:
         """A device code yields tokens once; afterwards it is unknown."""
         with self._connect() as db:
