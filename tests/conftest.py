@@ -37,3 +37,56 @@ def lab_core(core, lab):
     core.update_settings({"smtp.auth": "oauth2", "pop.auth": "oauth2", "oauth.provider": "lab",
                           "oauth.account": "printer@lab.test"})
     return core
+
+
+# -- the secrets canary ----------------------------------------------------------
+# Every access and refresh token the in-process labs issue is remembered; at
+# the end of the run, every captured output and log of the whole suite, and
+# every file the tests left behind, is searched for them. One hit fails the run.
+
+ISSUED: set[str] = set()
+_OUTPUTS: list[str] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_issued_tokens():
+    from panel.lab.store import LabStore
+
+    original = LabStore.save_token
+
+    def save_token(self, *, access_token, refresh_token, **kwargs):
+        ISSUED.add(access_token)
+        if refresh_token:
+            ISSUED.add(refresh_token)
+        return original(self, access_token=access_token, refresh_token=refresh_token, **kwargs)
+
+    LabStore.save_token = save_token
+    yield
+    LabStore.save_token = original
+
+
+def pytest_runtest_logreport(report):
+    _OUTPUTS.extend(text for _, text in report.sections)
+    if report.longrepr is not None:
+        _OUTPUTS.append(str(report.longrepr))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not ISSUED:
+        return
+    texts = list(_OUTPUTS)
+    base = session.config._tmp_path_factory.getbasetemp()
+    scanned = 0
+    for path in base.rglob("*"):
+        if path.is_file() and path.stat().st_size < 20_000_000:
+            texts.append(path.read_bytes().decode("latin-1"))
+            scanned += 1
+    leaks = sorted({t[:6] + "…" for t in ISSUED for text in texts if t in text})
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"secrets canary: {len(ISSUED)} issued tokens searched in {len(_OUTPUTS)} captured "
+                            f"outputs and {scanned} files: {len(leaks)} found")
+    if leaks:
+        session.exitstatus = 1
+        if reporter is not None:
+            reporter.write_line(f"TOKEN VALUES LEAKED into test output or files: {leaks}", red=True)

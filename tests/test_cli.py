@@ -12,8 +12,10 @@ from .phone import answer
 
 
 def panel(data_dir, *args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "panel", *args, "--data-dir", str(data_dir)],
-                          capture_output=True, text=True, timeout=60, **kwargs)
+    result = subprocess.run([sys.executable, "-m", "panel", *args, "--data-dir", str(data_dir)],
+                            capture_output=True, text=True, timeout=60, **kwargs)
+    print(result.stdout, result.stderr)  # captured, so the secrets canary searches it too
+    return result
 
 
 def test_config_set_and_show(data_dir):

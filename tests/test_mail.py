@@ -264,7 +264,7 @@ def test_the_schedule_checks_in_the_background(mail_core):
     mail_core.send_test_email("printer@lab.test")
     mail_core.update_settings({"pop.check_interval": "1"})  # never checked yet: due at once
     mail_core.start()
-    wait_for(lambda: mail_core.messages(), timeout=15)
-    first = mail_core.store.last_check()[0]
+    first = wait_for(lambda: mail_core.store.last_check()[0], timeout=15)
+    assert len(mail_core.messages()) == 1
     time.sleep(1.5)
     assert mail_core.store.last_check()[0] == first, "the next check waits a whole interval"
