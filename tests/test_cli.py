@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from .phone import answer
+from panel.lab.phone import sign_in
 
 
 def panel(data_dir, *args, **kwargs):
@@ -47,7 +47,7 @@ def test_token_get_approve_status_delete(data_dir, lab):
     assert 0 < first["expires_in"] <= 900
     waiting = json.loads(panel(data_dir, "token", "status", "--json").stdout)
     assert waiting["status"] == "Waiting for authorisation"
-    answer(first["verification_uri_complete"], lab.ca_file, "Approve", account="printer@lab.test")
+    sign_in(first["verification_uri_complete"], press="Approve", verify=lab.ca_file, account="printer@lab.test")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     final = json.loads(out)
@@ -74,7 +74,7 @@ def test_token_get_prints_the_code_and_a_qr_code(data_dir, lab):
     text = "".join(lines)
     assert "█" in text or "▀" in text, "a QR code drawn in the terminal"
     code = text.split("enter the code:")[1].split()[0]
-    answer(f"{lab.issuer}/device", lab.ca_file, "Deny", user_code=code)
+    sign_in(f"{lab.issuer}/device", press="Deny", verify=lab.ca_file, user_code=code)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "Token: Not Retrieved" in out
@@ -126,7 +126,7 @@ def test_mail_commands_and_lab_controls_end_to_end(data_dir):
         get = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json", "--data-dir", str(data_dir)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         code = json.loads(get.stdout.readline())
-        answer(code["verification_uri_complete"], ca_file, "Approve", account="printer@lab.test")
+        sign_in(code["verification_uri_complete"], press="Approve", verify=ca_file, account="printer@lab.test")
         assert get.wait(30) == 0
 
         sent = panel(data_dir, "mail", "send-test", "--json")

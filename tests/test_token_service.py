@@ -12,7 +12,7 @@ import pytest
 from panel.errors import ProviderError, TokenError
 from panel.token_state import TokenStatus
 
-from .phone import answer
+from panel.lab.phone import sign_in
 
 
 def wait_for(predicate, timeout=20.0, step=0.05):
@@ -40,7 +40,7 @@ def test_approve_retrieves_a_token_shared_by_both_screens(lab_core, lab):
     assert code.qr_text == code.verification_uri_complete
     assert code.user_code in code.verification_uri_complete
     assert code.expires_at > time.time() + 60
-    page = answer(code.qr_text, lab.ca_file, "Approve", account="printer@lab.test")
+    page = sign_in(code.qr_text, "printer@lab.test", verify=lab.ca_file).text
     assert "Approved" in page
     approved = time.monotonic()
     view = lab_core.tokens.wait(timeout=10)
@@ -62,7 +62,7 @@ def test_approve_retrieves_a_token_shared_by_both_screens(lab_core, lab):
 
 def test_token_values_never_reach_messages_or_the_event_log(lab_core, lab):
     lab_core.get_token()
-    answer(code_of(lab_core).qr_text, lab.ca_file, "Approve", account="printer@lab.test")
+    sign_in(code_of(lab_core).qr_text, press="Approve", verify=lab.ca_file, account="printer@lab.test")
     assert lab_core.tokens.wait(timeout=10).status is TokenStatus.RETRIEVED
     cache = json.loads(lab_core.store.token_cache())
     secrets = [e["secret"] for kind in ("AccessToken", "RefreshToken") for e in cache[kind].values()]
@@ -72,7 +72,7 @@ def test_token_values_never_reach_messages_or_the_event_log(lab_core, lab):
 
 def test_deny_ends_in_not_retrieved_with_a_message(lab_core, lab):
     lab_core.get_token()
-    answer(code_of(lab_core).qr_text, lab.ca_file, "Deny")
+    sign_in(code_of(lab_core).qr_text, press="Deny", verify=lab.ca_file)
     view = lab_core.tokens.wait(timeout=10)
     assert view.status is TokenStatus.NOT_RETRIEVED
     assert "declined" in view.message and "Get Token" in view.message
@@ -106,7 +106,7 @@ def test_cancel_ends_in_not_retrieved_promptly(lab_core, lab):
 
 def test_signing_in_as_another_account_keeps_no_token(lab_core, lab):
     lab_core.get_token()
-    answer(code_of(lab_core).qr_text, lab.ca_file, "Approve", account="alice@lab.test")
+    sign_in(code_of(lab_core).qr_text, press="Approve", verify=lab.ca_file, account="alice@lab.test")
     view = lab_core.tokens.wait(timeout=10)
     assert view.status is TokenStatus.NOT_RETRIEVED
     assert "Signed in as alice@lab.test" in view.message and "printer@lab.test" in view.message
