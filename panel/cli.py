@@ -149,6 +149,7 @@ def cmd_tour(args) -> int:
         lab = _start_lab(args, core.data_dir)
         try:
             _print_lab(lab)
+            _use_lab_mail_servers(core, lab)
             from .ui.tour import run_tour
 
             ok = run_tour(core, lab, out, size=args.size)
