@@ -14,6 +14,7 @@ import smtplib
 import socket
 import ssl
 
+import msal
 import requests
 
 AGAIN = "Press Get Token to try again."
@@ -33,6 +34,9 @@ TOKEN_ANSWERS: list[tuple[str, str | None, str]] = [
     ("invalid_request", "50059", "The tenant was not found: check Tenant."),
     ("invalid_grant", "65001", "The mail permissions have not been consented: an administrator must grant "
      "consent to SMTP.Send and POP.AccessAsUser.All for this application, then press Get Token again."),
+    ("server_error", None, "The provider reported a server error. Wait a few minutes, then press Get Token again."),
+    ("temporarily_unavailable", None, "The provider is temporarily unavailable. Wait a few minutes, then press "
+     "Get Token again."),
     ("invalid_client", None, "The provider does not know this Client ID: check Client ID."),
     ("invalid_scope", None, "The provider refused the requested scopes: check Scopes."),
     ("unauthorized_client", None, "This application may not use the device sign-in: check the app registration."),
@@ -93,9 +97,9 @@ def explain_exception(exc: BaseException, where: str) -> str:
         return f"{where} did not answer in time. Check the network, then press Get Token again."
     if isinstance(exc, requests.exceptions.ConnectionError):
         return f"Could not reach {where}. Check the network and the provider address, then press Get Token again."
-    if isinstance(exc, requests.exceptions.HTTPError):
+    if isinstance(exc, (requests.exceptions.HTTPError, msal.exceptions.MsalServiceError)):
         return f"{where} reported a server error. Wait a few minutes, then press Get Token again."
-    if isinstance(exc, (ValueError, KeyError, TypeError)):
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
         return (f"{where} did not give a usable answer: it may be down, or not an OpenID provider with "
                 "device sign-in. Check the provider address, then press Get Token again.")
     return f"Talking to {where} failed. Check the provider settings, then press Get Token again."

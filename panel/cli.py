@@ -103,9 +103,13 @@ def cmd_lab_control(args) -> int:
         elif args.control == "fault":
             (controls.clear_fault if args.off else controls.set_fault)(where, args.name)
             print(f"Fault {args.name} {'cleared' if args.off else 'set'}.")
+        elif args.control == "inject":
+            controls.inject(where, args.name, args.endpoint, args.count, args.seconds)
+            print(f"Injected {args.name}" + (f" on {args.endpoint}" if args.endpoint else "")
+                  + (f" for {args.count} request(s)." if args.count else " until cleared."))
         else:
             controls.reset(where)
-            print("Every fault cleared and every account enabled.")
+            print("Every fault cleared (injected ones too) and every account enabled.")
     except FileNotFoundError:
         return _fail(f"there is no lab in {where}: start it once with 'panel lab'.")
     except ValueError as e:
@@ -459,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("name", help="consent_required, public_client_disabled or smtp_auth_disabled")
     fault.add_argument("--off", action="store_true", help="clear it")
     fault.set_defaults(func=cmd_lab_control)
+    inject = controls.add_parser("inject", parents=[common], help="make the lab provider misbehave")
+    inject.add_argument("name", help="http_500, http_503, hang, not_json, json_not_object, unknown_error, "
+                                     "slow_down, authorization_pending, access_denied, no_verification_uri, ...")
+    inject.add_argument("--endpoint", choices=("device_authorization", "token", "discovery"))
+    inject.add_argument("--count", type=int, help="only for the next N requests")
+    inject.add_argument("--seconds", type=float, help="for hang: the delay; for http_503: Retry-After")
+    inject.set_defaults(func=cmd_lab_control)
     reset = controls.add_parser("reset", parents=[common], help="clear every fault, enable every account")
     reset.set_defaults(func=cmd_lab_control)
 

@@ -216,7 +216,7 @@ class TokenService:
                 result = app.acquire_token_by_device_flow(flow, exit_condition=lambda f: True)
                 failures = 0
             except (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
-                    requests.exceptions.HTTPError):
+                    requests.exceptions.HTTPError, msal.exceptions.MsalServiceError):
                 failures += 1
                 if failures > TRANSIENT_RETRIES:
                     raise
