@@ -55,9 +55,19 @@ def _print_admin_hint(core) -> None:
 def _start_lab(args, data_dir: Path):
     from .lab import LabServer
 
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
+        raise PanelError(f"the lab listens on this machine only; to listen on {args.host}, add --allow-remote "
+                         "(anyone who can reach it can then approve codes for the lab accounts).")
+    if args.allow_remote:
+        print(f"WARNING: the lab listens on {args.host}: anyone who can reach it can approve codes for the "
+              "lab accounts.", file=sys.stderr)
     lab = LabServer(data_dir, host=args.host, port=args.port, interval=args.interval,
                     token_lifetime=args.token_lifetime, allow_remote=args.allow_remote, style=args.style)
-    lab.start()
+    try:
+        lab.start()
+    except OSError as e:
+        raise PanelError(f"could not start the lab on {args.host}: {e.strerror or e}. "
+                         "Is another lab running with this data directory or port?") from None
     return lab
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from panel.lab.phone import sign_in
 
 
@@ -164,3 +166,36 @@ def test_admin_password_change_and_lockout(data_dir):
     assert locked.returncode == 1 and "locked" in locked.stderr
     still = panel(data_dir, "admin", "password", "--stdin", input="New-passw0rd\nwhatever-123\n")
     assert "locked" in still.stderr
+
+
+def test_lab_stays_on_loopback_unless_asked(data_dir):
+    refused = panel(data_dir, "lab", "--host", "0.0.0.0")
+    assert refused.returncode == 1
+    assert "listens on this machine only" in refused.stderr and "--allow-remote" in refused.stderr
+
+
+def test_second_lab_on_the_same_port_fails_with_one_line(data_dir, lab):
+    busy = panel(data_dir, "lab", "--port", str(lab.port))
+    assert busy.returncode == 1
+    assert busy.stderr.startswith("panel: could not start the lab") and len(busy.stderr.strip().splitlines()) == 1
+
+
+def _bad_rows():
+    from .test_settings import BAD
+
+    return [(k, str(v), m) for k, v, m in BAD if k != "nosuch.key"]
+
+
+@pytest.mark.parametrize("key,value,expected", _bad_rows(), ids=[f"{k}={v!r}"[:40] for k, v, _ in _bad_rows()])
+def test_config_set_refuses_every_bad_value(data_dir, capsys, key, value, expected):
+    """The same table as the screen's, through the command line (in-process, for speed)."""
+    from panel.cli import main
+
+    assert main(["config", "show", "--json", "--data-dir", str(data_dir)]) == 0
+    before = capsys.readouterr().out
+    # "--" lets a value start with "-", as for any command line.
+    assert main(["config", "set", "--data-dir", str(data_dir), "--", "smtp.timeout", "33", key, value]) == 2
+    err = capsys.readouterr().err
+    assert f"panel: {key}: " in err and expected in err and "nothing was saved" in err
+    main(["config", "show", "--json", "--data-dir", str(data_dir)])
+    assert capsys.readouterr().out == before
