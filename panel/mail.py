@@ -89,20 +89,21 @@ def _network_error(exc: BaseException, server: _Server) -> MailError:
     return MailError(answers.explain_connection(exc, server.kind, server.host, server.port, server.timeout))
 
 
-def _with_token(tokens: TokenService, login: Callable[[str, str], None]) -> str:
-    """Log in with the token; on a refusal, renew once and log in again.
+def _log_in(tokens: TokenService, login: Callable[[str, str], Any]) -> tuple[Any, str]:
+    """(client, account) logged in with the token; on a refusal, renew once and log in again.
 
-    Returns the account. Raises MailError or TokenError.
+    Raises MailError or TokenError.
     """
     account, token = tokens.access_token()
     try:
-        login(account, token)
-        return account
+        return login(account, token), account
     except _LoginRefused:
         pass
     account, token = tokens.access_token(refused=token)
-    login(account, token)
-    return account
+    try:
+        return login(account, token), account
+    except _LoginRefused as exc:
+        raise MailError(exc.message) from None
 
 
 class _LoginRefused(Exception):
@@ -115,11 +116,15 @@ class _LoginRefused(Exception):
 
 # -- SMTP ---------------------------------------------------------------------
 
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    error = exc.smtp_error
+    return error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+
+
 def _smtp_session(settings: dict[str, Any], data_dir, tokens: TokenService,
                   job: Callable[[smtplib.SMTP, str], Any]) -> Any:
     server = _server(settings, "SMTP")
     context = _trust(settings, data_dir)
-    state: dict[str, Any] = {}
 
     def connect() -> smtplib.SMTP:
         try:
@@ -137,8 +142,8 @@ def _smtp_session(settings: dict[str, Any], data_dir, tokens: TokenService,
         except (OSError, smtplib.SMTPException) as exc:
             raise _network_error(exc, server) from None
 
-    def login(account: str, token: str) -> None:
-        client = state.pop("client", None) or connect()
+    def login(account: str, token: str) -> smtplib.SMTP:
+        client = connect()
         response = xoauth2(account, token)
         try:
             # A second challenge carries the server's error details: answer it
@@ -146,8 +151,7 @@ def _smtp_session(settings: dict[str, Any], data_dir, tokens: TokenService,
             client.auth("XOAUTH2", lambda challenge=None: response if challenge is None else "")
         except smtplib.SMTPAuthenticationError as exc:
             client.close()
-            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-            message, token_fault = answers.explain_smtp(exc.smtp_code, text, account=account,
+            message, token_fault = answers.explain_smtp(exc.smtp_code, _reply(exc), account=account,
                                                         sender=settings["smtp.sender_address"])
             if token_fault:
                 raise _LoginRefused(message) from None
@@ -158,18 +162,13 @@ def _smtp_session(settings: dict[str, Any], data_dir, tokens: TokenService,
         except (OSError, smtplib.SMTPException) as exc:
             client.close()
             raise _network_error(exc, server) from None
-        state["client"] = client
+        return client
 
-    try:
-        account = _with_token(tokens, login)
-    except _LoginRefused as exc:
-        raise MailError(exc.message) from None
-    client = state["client"]
+    client, account = _log_in(tokens, login)
     try:
         return job(client, account)
     except smtplib.SMTPResponseException as exc:
-        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        raise MailError(answers.explain_smtp(exc.smtp_code, text, account=account,
+        raise MailError(answers.explain_smtp(exc.smtp_code, _reply(exc), account=account,
                                              sender=settings["smtp.sender_address"])[0]) from None
     except smtplib.SMTPRecipientsRefused as exc:
         to = ", ".join(exc.recipients)
@@ -219,7 +218,6 @@ def _pop_session(settings: dict[str, Any], data_dir, tokens: TokenService,
                  job: Callable[[poplib.POP3, str], Any]) -> Any:
     server = _server(settings, "POP3")
     context = _trust(settings, data_dir)
-    state: dict[str, Any] = {}
 
     def connect() -> poplib.POP3:
         try:
@@ -235,8 +233,8 @@ def _pop_session(settings: dict[str, Any], data_dir, tokens: TokenService,
         except OSError as exc:
             raise _network_error(exc, server) from None
 
-    def login(account: str, token: str) -> None:
-        client = state.pop("client", None) or connect()
+    def login(account: str, token: str) -> poplib.POP3:
+        client = connect()
         try:
             # Microsoft's POP refuses the one-line form: send the mechanism,
             # wait for the "+" prompt, then send the response on its own line.
@@ -249,13 +247,9 @@ def _pop_session(settings: dict[str, Any], data_dir, tokens: TokenService,
         except OSError as exc:
             client.close()
             raise _network_error(exc, server) from None
-        state["client"] = client
+        return client
 
-    try:
-        account = _with_token(tokens, login)
-    except _LoginRefused as exc:
-        raise MailError(exc.message) from None
-    client = state["client"]
+    client, account = _log_in(tokens, login)
     try:
         return job(client, account)
     except poplib.error_proto as exc:

@@ -138,7 +138,7 @@ def load_or_create_signing_key(lab_dir: Path | str) -> bytes:
         pass
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = _private_pem(key)
-    _write_atomic(path, pem, private=True)
+    write_atomic(path, pem, private=True)
     return pem
 
 
@@ -221,8 +221,8 @@ def _create_ca(cert_file: Path, key_file: Path, now: datetime.datetime,
         )
         .sign(key, hashes.SHA256())
     )
-    _write_atomic(key_file, _private_pem(key), private=True)
-    _write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    write_atomic(key_file, _private_pem(key), private=True)
+    write_atomic(cert_file, cert.public_bytes(serialization.Encoding.PEM), private=False)
     return cert, key
 
 
@@ -291,8 +291,8 @@ def _create_server_cert(files: TlsFiles, ca, hosts: list[str], now, *,
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_atomic(files.key_file, _private_pem(key), private=True)
-    _write_atomic(files.cert_file, cert.public_bytes(serialization.Encoding.PEM), private=False)
+    write_atomic(files.key_file, _private_pem(key), private=True)
+    write_atomic(files.cert_file, cert.public_bytes(serialization.Encoding.PEM), private=False)
 
 
 def _private_pem(key) -> bytes:
@@ -311,9 +311,11 @@ def _make_private_dir(path: Path) -> None:
         pass
 
 
-def _write_atomic(path: Path, data: bytes, *, private: bool) -> None:
+def write_atomic(path: Path, data: bytes | str, *, private: bool = True) -> None:
     # Write beside the target and rename, so a crash never leaves half a key
     # and a private key is never readable by others, not even for a moment.
+    if isinstance(data, str):
+        data = data.encode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         if hasattr(os, "fchmod"):  # not on Windows

@@ -45,7 +45,6 @@ import logging
 import os
 import socket
 import ssl
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -53,7 +52,7 @@ from pathlib import Path
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from . import controls
-from .ca import TLS_FAULTS, ensure_tls_files, fault_tls_files
+from .ca import TLS_FAULTS, ensure_tls_files, fault_tls_files, write_atomic
 from .idp import ISSUER_PATH, LAB_ACCOUNTS, LabIdentityProvider
 from .mailbox import Mailboxes
 from .pop3 import LabPOP3Server
@@ -368,12 +367,12 @@ class LabServer:
         except BaseException:
             self._shutdown()
             raise
-        self._write_private(self.lab_dir / "port", f"{port}\n")
-        self._write_private(
+        write_atomic(self.lab_dir / "port", f"{port}\n")
+        write_atomic(
             self.lab_dir / "mail_ports.json",
             json.dumps({name: getattr(self, f"{name}_port") for name in MAIL_LISTENERS}),
         )
-        self._write_private(
+        write_atomic(
             self.lab_dir / "endpoints.json",
             json.dumps({
                 "issuer": self.issuer, "ca_file": str(self.ca_file), "pid": os.getpid(),
@@ -582,15 +581,3 @@ class LabServer:
                 log.warning("%d lab request thread(s) still running after stop", len(left))
             server.server_close()
 
-    def _write_private(self, path: Path, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
