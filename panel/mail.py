@@ -20,7 +20,6 @@ import email.utils
 import logging
 import poplib
 import smtplib
-import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from typing import Any, Callable
 
 from . import answers
 from .errors import MailError, PanelError
-from .providers import from_settings
 from .settings import OAUTH2
 from .tls import ssl_context
 from .token_service import TokenService, _file_lock

@@ -107,16 +107,11 @@ any thread or process; each call is one SQLite transaction.
 from __future__ import annotations
 
 import datetime
-import os
-import sqlite3
-import threading
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from .store import LabStore
+from .store import LabDatabase, LabStore
 
 __all__ = [
     "ENDPOINTS",
@@ -281,31 +276,10 @@ def _injected_fault(row) -> InjectedFault:
     return InjectedFault(fault, endpoint or None, remaining, seconds)
 
 
-class ControlState:
+class ControlState(LabDatabase):
     """Disabled accounts and faults of one lab, in its SQLite file."""
 
-    def __init__(self, db_path: Path | str):
-        self.path = Path(db_path)
-        self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        """One transaction; ``immediate`` takes SQLite's write lock at once,
-        so a read-then-write is not interleaved with another process's."""
-        with self._lock:
-            db = sqlite3.connect(self.path, timeout=10)
-            try:
-                with db:
-                    if immediate:
-                        db.execute("BEGIN IMMEDIATE")
-                    yield db
-            finally:
-                db.close()
+    SCHEMA = _SCHEMA
 
     def _names(self, kind: str) -> set[str]:
         with self._connect() as db:

@@ -14,15 +14,13 @@ opens its own connection and runs under one lock as one transaction.
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
+
+from .store import LabDatabase
 
 __all__ = ["Mailboxes", "MessageInfo"]
 
@@ -46,29 +44,14 @@ class MessageInfo:
     size: int  # octets, as RETR sends them (before byte-stuffing)
 
 
-class Mailboxes:
+class Mailboxes(LabDatabase):
     """The mailboxes of ``accounts`` in the SQLite file ``db_path``."""
 
-    def __init__(self, db_path: Path | str, accounts: Iterable[str]):
-        self.path = Path(db_path)
-        self.accounts = tuple(a.lower() for a in accounts)
-        self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # 0600 from its first byte, as the identity provider's store does.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+    SCHEMA = _SCHEMA
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = sqlite3.connect(self.path, timeout=10)
-            try:
-                with db:
-                    yield db
-            finally:
-                db.close()
+    def __init__(self, db_path: Path | str, accounts: Iterable[str]):
+        self.accounts = tuple(a.lower() for a in accounts)
+        super().__init__(db_path)
 
     def has_mailbox(self, address: str) -> bool:
         return str(address).strip().lower() in self.accounts

@@ -71,8 +71,11 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-class LabStore:
-    """Device codes and tokens of one lab, in one SQLite file."""
+class LabDatabase:
+    """One SQLite file of the lab's state: private (0600) from its first byte,
+    one transaction per `_connect()`. Subclasses give their SCHEMA."""
+
+    SCHEMA = ""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -87,18 +90,28 @@ class LabStore:
         except OSError:
             pass
         with self._connect() as db:
-            db.executescript(_SCHEMA)
+            db.executescript(self.SCHEMA)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction; `immediate` takes SQLite's write lock at once, so a
+        read-then-write is not interleaved with another process's."""
         with self._lock:
             db = sqlite3.connect(self.path, timeout=10)
             db.row_factory = sqlite3.Row
             try:
-                with db:  # one transaction per call
+                with db:
+                    if immediate:
+                        db.execute("BEGIN IMMEDIATE")
                     yield db
             finally:
                 db.close()
+
+
+class LabStore(LabDatabase):
+    """Device codes and tokens of one lab, in one SQLite file."""
+
+    SCHEMA = _SCHEMA
 
     # -- device codes ---------------------------------------------------------
 
