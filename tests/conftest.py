@@ -42,9 +42,12 @@ def lab_core(core, lab):
 # -- the secrets canary ----------------------------------------------------------
 # Every access and refresh token the in-process labs issue is remembered; at
 # the end of the run, every captured output and log of the whole suite, and
-# every file the tests left behind, is searched for them. One hit fails the run.
+# every file the tests left behind, is searched for them, for the token keys
+# and for the administrator passwords the tests set. One hit fails the run.
 
 ISSUED: set[str] = set()
+# Administrator passwords the tests set (the default one is public).
+ADMIN_PASSWORDS = {"s3cret-pass", "New-passw0rd"}
 _OUTPUTS: list[str] = []
 
 
@@ -72,19 +75,20 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if not ISSUED:
-        return
     texts = list(_OUTPUTS)
     base = session.config._tmp_path_factory.getbasetemp()
+    keys = {p.read_text().strip() for p in base.rglob("token.key")}
+    secrets = ISSUED | keys | ADMIN_PASSWORDS
     scanned = 0
     for path in base.rglob("*"):
-        if path.is_file() and path.stat().st_size < 20_000_000:
+        if path.is_file() and path.name != "token.key" and path.stat().st_size < 20_000_000:
             texts.append(path.read_bytes().decode("latin-1"))
             scanned += 1
-    leaks = sorted({t[:6] + "…" for t in ISSUED for text in texts if t in text})
+    leaks = sorted({t[:6] + "…" for t in secrets for text in texts if t in text})
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(f"secrets canary: {len(ISSUED)} issued tokens searched in {len(_OUTPUTS)} captured "
+        reporter.write_line(f"secrets canary: {len(ISSUED)} issued tokens, {len(keys)} token keys and "
+                            f"{len(ADMIN_PASSWORDS)} administrator passwords searched in {len(_OUTPUTS)} captured "
                             f"outputs and {scanned} files: {len(leaks)} found")
     if leaks:
         session.exitstatus = 1
