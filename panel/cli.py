@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -53,7 +55,7 @@ def _print_admin_hint(core) -> None:
 
 
 def _start_lab(args, data_dir: Path):
-    from .lab import LabServer
+    from .lab import LabBusy, LabServer
 
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
         raise PanelError(f"the lab listens on this machine only; to listen on {args.host}, add --allow-remote "
@@ -65,9 +67,12 @@ def _start_lab(args, data_dir: Path):
                     token_lifetime=args.token_lifetime, allow_remote=args.allow_remote, style=args.style)
     try:
         lab.start()
+    except LabBusy:
+        raise PanelError("another lab is already running with this data directory: use it, stop it first, "
+                         "or choose another --data-dir.") from None
     except OSError as e:
         raise PanelError(f"could not start the lab on {args.host}: {e.strerror or e}. "
-                         "Is another lab running with this data directory or port?") from None
+                         "Is another program using that port?") from None
     return lab
 
 
@@ -156,6 +161,10 @@ def cmd_tour(args) -> int:
 
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if args.data_dir is None and not os.environ.get("PANEL_DATA_DIR"):
+        # The tour fills in settings and gets a token: never on the user's own.
+        args.data_dir = tempfile.mkdtemp(prefix="panel-tour-")
+        print(f"The tour uses a data directory of its own: {args.data_dir}")
     with virtual_display(args.size) as display:
         if display:
             print(f"No display found: running the tour on a virtual display ({display}).")
@@ -210,7 +219,10 @@ def cmd_config_show(args) -> int:
         return 0
     width = max(map(len, SETTINGS))
     for key, setting in SETTINGS.items():
-        print(f"{key:<{width}}  {setting.display(values[key])}")
+        shown = values[key]
+        if setting.kind == "choice":
+            shown = f"{shown} ({setting.display(shown)})"
+        print(f"{key:<{width}}  {shown}")
     return 0
 
 
@@ -218,15 +230,17 @@ def cmd_config_set(args) -> int:
     pairs = args.pairs
     if len(pairs) % 2:
         return _fail("give KEY VALUE pairs, for example: panel config set smtp.port 587", 2)
-    changes = dict(zip(pairs[::2], pairs[1::2]))
+    keys = pairs[::2]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        return _fail(f"{', '.join(twice)} given twice; nothing was saved.", 2)
+    changes = dict(zip(keys, pairs[1::2]))
     core = _core(args)
     try:
         changed = core.update_settings(changes)
     except ValidationError as e:
-        for key, message in e.errors.items():
-            print(f"panel: {key}: {message}", file=sys.stderr)
-        print("panel: nothing was saved.", file=sys.stderr)
-        return 2
+        reasons = " ".join(f"{key}: {message}" for key, message in e.errors.items())
+        return _fail(f"{reasons} Nothing was saved.", 2)
     finally:
         core.close()
     print("Saved." if changed else "No change.")
@@ -326,6 +340,9 @@ def cmd_token_delete(args) -> int:
 def cmd_token_cancel(args) -> int:
     core = _core(args)
     try:
+        if core.tokens.view().status is not TokenStatus.WAITING:
+            print("Nothing is waiting for authorisation.")
+            return 0
         core.cancel_token()
         view = core.tokens.wait(timeout=5)
     finally:
@@ -356,6 +373,14 @@ def _mail_command(args, action) -> int:
 
 
 def cmd_mail_send_test(args) -> int:
+    from .settings import email_address
+
+    if args.to is not None:
+        try:
+            if not email_address(args.to):
+                raise ValueError("Enter the recipient's e-mail address.")
+        except ValueError as e:
+            return _fail(f"--to: {e}", 2)
     return _mail_command(args, lambda core: core.send_test_email(
         args.to or core.store.settings()["oauth.account"]))
 
@@ -389,10 +414,12 @@ def cmd_mail_show(args) -> int:
     core = _core(args)
     try:
         text = core.message_text(args.id)
+        head = next((m for m in core.messages() if m["id"] == args.id), None)
     finally:
         core.close()
-    if not text:
-        return _fail(f"there is no received e-mail number {args.id}.")
+    if head is None:
+        return _fail(f"there is no received e-mail number {args.id}: see panel mail list.")
+    print(f"From: {head['sender']}\nSubject: {head['subject']}\nDate: {head['date']}\n")
     print(text)
     return 0
 
@@ -533,7 +560,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The outcome of every command is its one line and its exit status; the
+    # domain's warnings (already turned into that line) are not repeated.
     args = build_parser().parse_args(argv)
+    if args.func not in (cmd_run, cmd_tour, cmd_lab):
+        logging.getLogger("panel").addHandler(logging.NullHandler())
+        logging.getLogger("panel").propagate = False
     if not hasattr(args, "data_dir"):
         args.data_dir = None
     try:

@@ -15,13 +15,22 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import PanelError
+
 ENV_DATA_DIR = "PANEL_DATA_DIR"
 
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The data directory, created (0700) if missing. Raises PanelError when it cannot be used."""
     chosen = explicit or os.environ.get(ENV_DATA_DIR) or platformdirs.user_data_dir("panel", appauthor=False)
     path = Path(chosen).expanduser().resolve()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        raise PanelError(f"the data directory {path} is a file: choose another with --data-dir.")
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise PanelError(f"cannot create the data directory {path} ({e.strerror}): "
+                         "choose another with --data-dir.") from None
     return path
 
 

@@ -24,7 +24,9 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 # characters, a domain that is a host name with a dot.
 _LOCAL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and the bidirectional overrides that make text read
+# differently from what is stored (U+202A-U+202E, U+2066-U+2069).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 # msal adds these to every request itself and refuses them when passed.
 RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 
@@ -33,7 +35,7 @@ def _text(raw: Any) -> str:
     if not isinstance(raw, str):
         raise ValueError("Enter text.")
     if _CONTROL.search(raw):
-        raise ValueError("Remove the control characters (tabs, line breaks).")
+        raise ValueError("Remove the control characters (tabs, line breaks, direction marks).")
     return raw
 
 
@@ -128,10 +130,10 @@ def ca_bundle(raw: Any) -> str:
     value = _text(raw).strip()
     if value == "":
         return value
-    path = Path(value).expanduser()
     try:
+        path = Path(value).expanduser()  # "~nosuchuser" raises RuntimeError
         text = path.read_text(encoding="ascii", errors="replace")
-    except OSError:
+    except (OSError, RuntimeError, ValueError):
         raise ValueError(f"Cannot read the file {value}.") from None
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise ValueError("The file holds no PEM certificate (-----BEGIN CERTIFICATE-----).")
@@ -183,10 +185,8 @@ class Setting:
 
     def _parse_choice(self, raw: Any) -> str:
         text = _text(raw)
-        if text in self.choices:
-            return text
         for value, label in self.choices.items():
-            if text.lower() == label.lower():
+            if text.lower() in (value.lower(), label.lower()):
                 return value
         allowed = ", ".join(self.choices)
         raise ValueError(f"Choose one of: {allowed}.")

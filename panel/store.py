@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .errors import AccessError, TokenError, ValidationError
+from .errors import AccessError, PanelError, TokenError, ValidationError
 from .settings import OAUTH2, SETTINGS, TOKEN_BOUND, defaults
 from .token_state import TokenStatus
 
@@ -179,13 +179,19 @@ class Store:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
-        _create_private(self.path)
-        self._fernet = Fernet(_load_key(self.data_dir / KEY_NAME))
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._migrate()
+        try:
+            _create_private(self.path)
+            self._fernet = Fernet(_load_key(self.data_dir / KEY_NAME))
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+        except (OSError, sqlite3.Error, ValueError) as e:
+            # Permissions, a full disk, a damaged file: say where and what to do.
+            raise PanelError(f"cannot use the data directory {self.data_dir}: "
+                             f"{getattr(e, 'strerror', None) or e}. Check that it is writable by this user, "
+                             "or choose another with --data-dir.") from None
 
     def close(self) -> None:
         with self._lock:
@@ -282,7 +288,7 @@ class Store:
             if token_status is not TokenStatus.NOT_RETRIEVED:
                 for key in TOKEN_BOUND:
                     if key in changed:
-                        errors[key] = (f"A token is held for this {SETTINGS[key].label.lower()}. "
+                        errors[key] = (f"{SETTINGS[key].label} cannot change while a token is held: "
                                        "Delete the token first, then change it.")
             if OAUTH2 in (merged["smtp.auth"], merged["pop.auth"]) and not merged["oauth.account"]:
                 errors["oauth.account"] = "Enter the account name: OAuth 2.0 needs it."

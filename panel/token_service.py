@@ -141,10 +141,12 @@ class TokenService:
         if not account:
             raise TokenError("Enter the Account name first.")
         provider = providers.from_settings(settings, self._data_dir)
+        self.recover()  # a flow whose process died must not block a new one
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                raise TokenError("Already waiting for authorisation.")
             status = self._store.token().status
+            if status is TokenStatus.WAITING or (self._thread is not None and self._thread.is_alive()):
+                raise TokenError("Already waiting for authorisation: approve the code shown, or cancel it "
+                                 "first (Cancel on the panel, panel token cancel).")
             if status is not TokenStatus.NOT_RETRIEVED:
                 raise TokenError(f"The token is {status.value}. Delete it first to get a new one.")
             owner = f"{_OWNER_PREFIX}{os.getpid()}:{time.monotonic_ns()}"

@@ -32,11 +32,14 @@ def test_config_set_refuses_bad_values_and_saves_nothing(data_dir):
     bad = panel(data_dir, "config", "set", "smtp.timeout", "30", "smtp.port", "70000")
     assert bad.returncode == 2
     assert "smtp.port: Enter a number from 1 to 65535." in bad.stderr
-    assert "nothing was saved" in bad.stderr
+    assert "Nothing was saved." in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     shown = json.loads(panel(data_dir, "config", "show", "--json").stdout)
     assert shown["smtp.timeout"] == 20 and shown["smtp.port"] == 587
     odd = panel(data_dir, "config", "set", "smtp.port")
     assert odd.returncode == 2 and "KEY VALUE" in odd.stderr
+    twice = panel(data_dir, "config", "set", "smtp.port", "25", "smtp.port", "26")
+    assert twice.returncode == 2 and "smtp.port given twice" in twice.stderr
+    assert re.search(r"^smtp.ssl +starttls \(STARTTLS\)$", panel(data_dir, "config", "show").stdout, re.M)
 
 
 def test_token_get_approve_status_delete(data_dir, lab):
@@ -174,10 +177,16 @@ def test_lab_stays_on_loopback_unless_asked(data_dir):
     assert "listens on this machine only" in refused.stderr and "--allow-remote" in refused.stderr
 
 
-def test_second_lab_on_the_same_port_fails_with_one_line(data_dir, lab):
-    busy = panel(data_dir, "lab", "--port", str(lab.port))
+def test_second_lab_fails_with_one_line_and_leaves_the_first_alone(data_dir, lab, tmp_path):
+    busy = panel(data_dir, "lab")
     assert busy.returncode == 1
-    assert busy.stderr.startswith("panel: could not start the lab") and len(busy.stderr.strip().splitlines()) == 1
+    assert busy.stderr.strip() == ("panel: another lab is already running with this data directory: use it, "
+                                   "stop it first, or choose another --data-dir.")
+    assert json.loads((data_dir / "lab" / "endpoints.json").read_text())["issuer"] == lab.issuer
+    port_taken = panel(tmp_path / "other", "lab", "--port", str(lab.port))
+    assert port_taken.returncode == 1
+    assert port_taken.stderr.startswith("panel: could not start the lab")
+    assert len(port_taken.stderr.strip().splitlines()) == 1
 
 
 def _bad_rows():
@@ -194,8 +203,40 @@ def test_config_set_refuses_every_bad_value(data_dir, capsys, key, value, expect
     assert main(["config", "show", "--json", "--data-dir", str(data_dir)]) == 0
     before = capsys.readouterr().out
     # "--" lets a value start with "-", as for any command line.
-    assert main(["config", "set", "--data-dir", str(data_dir), "--", "smtp.timeout", "33", key, value]) == 2
+    good = "smtp.timeout" if key != "smtp.timeout" else "pop.check_interval"
+    assert main(["config", "set", "--data-dir", str(data_dir), "--", good, "33", key, value]) == 2
     err = capsys.readouterr().err
-    assert f"panel: {key}: " in err and expected in err and "nothing was saved" in err
+    assert f"panel: {key}: " in err and expected in err and "Nothing was saved." in err
     main(["config", "show", "--json", "--data-dir", str(data_dir)])
     assert capsys.readouterr().out == before
+
+
+def test_unusable_data_directories_get_one_line(tmp_path):
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    result = panel(a_file, "token", "status")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"panel: the data directory {a_file} is a file: choose another with --data-dir."
+
+
+def test_a_dead_token_get_does_not_block_the_next(data_dir, lab):
+    import signal
+
+    panel(data_dir, "config", "set", "oauth.provider", "lab", "oauth.account", "printer@lab.test")
+    first = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json", "--data-dir", str(data_dir)],
+                             stdout=subprocess.PIPE, text=True)
+    first.stdout.readline()
+    second = panel(data_dir, "token", "get", "--json", input="")  # while the first really waits
+    assert second.returncode == 1 and "Already waiting for authorisation" in second.stderr
+    assert "cancel" in second.stderr
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    third = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json", "--data-dir", str(data_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    code = json.loads(third.stdout.readline())
+    assert lab.approve(code["user_code"], "printer@lab.test")
+    assert third.wait(30) == 0
+    bad = panel(data_dir, "mail", "send-test", "--to", "x@@y")
+    assert bad.returncode == 2 and bad.stderr.startswith("panel: --to: ")
+    nothing = panel(data_dir, "token", "cancel")
+    assert nothing.returncode == 0 and "Nothing is waiting" in nothing.stdout

@@ -21,6 +21,6 @@ nothing.
 
 from . import controls
 from .idp import LAB_ACCOUNTS, LAB_CLIENT_ID, LAB_SCOPES
-from .server import LabServer, read_endpoints
+from .server import LabBusy, LabServer, read_endpoints
 
-__all__ = ["LabServer", "LAB_ACCOUNTS", "LAB_CLIENT_ID", "LAB_SCOPES", "controls", "read_endpoints"]
+__all__ = ["LabBusy", "LabServer", "LAB_ACCOUNTS", "LAB_CLIENT_ID", "LAB_SCOPES", "controls", "read_endpoints"]

@@ -38,6 +38,8 @@ status. The mail servers' thread rules are in ``smtp`` and ``pop3``.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import http.client
 import ipaddress
 import json
@@ -218,6 +220,10 @@ class _LabWSGIServer(ThreadedWSGIServer):
         http_log.debug(message, *args)
 
 
+class LabBusy(OSError):
+    """Another lab already runs with this data directory."""
+
+
 class LabServer:
     """The lab identity provider on ``https://<host>:<port>/lab``, and its
     SMTP and POP3 servers.
@@ -295,6 +301,7 @@ class LabServer:
         self.ca_file: Path | None = None
         # The certificate served: the lab's, or a broken one (``tls_fault``).
         self.cert_file: Path | None = None
+        self._lock_fd: int | None = None
         self.smtp_port: int | None = None
         self.smtps_port: int | None = None
         self.pop3_port: int | None = None
@@ -313,6 +320,31 @@ class LabServer:
     def start(self) -> "LabServer":
         if self._thread is not None:
             raise RuntimeError("the lab is already running")
+        self._hold_lock()
+        try:
+            return self._start()
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _hold_lock(self) -> None:
+        """One lab per data directory: a second one would overwrite the
+        first one's endpoints and ports. The lock dies with the process."""
+        self.lab_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lab_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LabBusy(errno.EBUSY, "another lab is already running with this data directory") from None
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _start(self) -> "LabServer":
         if self.allow_remote and not _is_loopback(self.host):
             log.warning(
                 "the lab identity provider listens on %s: anyone who can reach it can"
@@ -391,6 +423,7 @@ class LabServer:
         except FileNotFoundError:
             pass
         self._shutdown()
+        self._release_lock()
         log.info("lab stopped")
 
     def __enter__(self) -> "LabServer":
