@@ -441,9 +441,7 @@ def cmd_admin_password(args) -> int:
             return _fail("the two new passwords differ; nothing was changed.", 2)
     core = _core(args)
     try:
-        if not core.check_admin_password(current):
-            return _fail("the current password is wrong; nothing was changed.", 2)
-        core.store.set_admin_password(new)
+        core.change_admin_password(current, new)
     except ValidationError as e:
         return _fail(f"{e.message} Nothing was changed.", 2)
     finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import mail, paths
-from .errors import PanelError
+from .errors import PanelError, ValidationError
 from .settings import OAUTH2
 from .store import Store, TokenView
 from .token_service import TokenService
@@ -126,6 +126,13 @@ class Core:
 
     def check_admin_password(self, password: str) -> bool:
         return self.store.check_admin_password(password)
+
+    def change_admin_password(self, current: str, new: str) -> None:
+        """Raises AccessError (locked), ValidationError (key "admin.current"
+        for a wrong current password, "admin.password" for a refused new one)."""
+        if not self.store.check_admin_password(current):
+            raise ValidationError({"admin.current": "The current password is wrong."})
+        self.store.set_admin_password(new)
 
     # -- mail ------------------------------------------------------------------
 

@@ -164,7 +164,7 @@ def test_admin_password_change_and_lockout(data_dir):
     assert short.returncode == 2 and "8 to 128 characters" in short.stderr
     for _ in range(4):
         wrong = panel(data_dir, "admin", "password", "--stdin", input="admin\nwhatever-123\n")
-        assert wrong.returncode == 2 and "current password is wrong" in wrong.stderr
+        assert wrong.returncode == 2 and "The current password is wrong. Nothing was changed." in wrong.stderr
     locked = panel(data_dir, "admin", "password", "--stdin", input="admin\nwhatever-123\n")
     assert locked.returncode == 1 and "locked" in locked.stderr
     still = panel(data_dir, "admin", "password", "--stdin", input="New-passw0rd\nwhatever-123\n")
