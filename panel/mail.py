@@ -323,7 +323,7 @@ def check_mailbox(settings: dict[str, Any], data_dir, tokens: TokenService, stor
         try:
             new = _pop_session(settings, data_dir, tokens, job)
         except PanelError as exc:
-            store.set_last_check(time.time(), f"Failed: {exc.message}", ok=False)
+            store.set_last_check(time.time(), exc.message, ok=False)
             raise
     result = f"{new} new message{'s' if new != 1 else ''}."
     store.set_last_check(time.time(), result, ok=True)

@@ -25,7 +25,9 @@ from typing import Any, Callable, Generator
 from kivy.base import EventLoop
 from kivy.clock import Clock
 from kivy.core.window import Window
+from kivy.factory import Factory
 from kivy.input.motionevent import MotionEvent
+from kivy.uix.modalview import ModalView
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
@@ -164,19 +166,45 @@ class Driver:
 
     def tap(self, widget: Widget) -> Generator:
         """Touch the widget's centre, as a finger would (bring it into view first)."""
+        # A ScreenManager drops touches while it changes screens, even with
+        # NoTransition (it ends on the next frame): a finger is never that fast.
+        manager = self.app.root
+        while getattr(manager, "transition", None) is not None and manager.transition.is_active:
+            yield 0
+        # Nor is it faster than a dialog fading out: its overlay takes every
+        # touch until it is gone (a slow frame rate makes that longer). A
+        # dialog that stays is touched through after a while, to no effect,
+        # as a finger would be.
+        deadline = Clock.get_time() + 3
+        while self._dialogs_in_the_way(widget) and Clock.get_time() < deadline:
+            yield 0
         parent = widget.parent
         # The window is its own parent: stop there.
         while isinstance(parent, Widget) and not isinstance(parent, ScrollView):
             parent = parent.parent
-        if isinstance(parent, ScrollView):
+        # A RecycleView only builds the rows it shows (and cannot scroll_to).
+        # Factory's class: kv builds it from kivy.uix.recycleview.__init__, a
+        # module object of its own, so kivy.uix.recycleview's class would not match.
+        if isinstance(parent, ScrollView) and not isinstance(parent, Factory.RecycleView):
             parent.scroll_to(widget, padding=20, animate=False)
-            yield 0.05
+            yield 0.03
         x, y = widget.to_window(*widget.center)
         touch = _Touch(x, y)
         EventLoop.post_dispatch_input("begin", touch)
-        yield 0.05
+        yield 0.03
         EventLoop.post_dispatch_input("end", touch)
-        yield 0.1
+        # A few frames: the release is dispatched, and what it changed is laid out.
+        yield 0.06
+
+    @staticmethod
+    def _dialogs_in_the_way(widget: Widget) -> list:
+        """Dialogs on the window (open or fading out) other than one holding `widget`."""
+        mine = set()
+        node = widget
+        while isinstance(node, Widget) and node not in mine:
+            mine.add(node)
+            node = node.parent
+        return [w for w in Window.children if isinstance(w, ModalView) and w not in mine]
 
     def type_into(self, text_input: Widget, text: str) -> Generator:
         """Focus a field by touch and type `text` over what it held."""
@@ -184,7 +212,7 @@ class Driver:
         text_input.select_all()
         text_input.delete_selection()
         text_input.insert_text(text)
-        yield 0.05
+        yield 0.03
 
     def choose(self, spinner: Widget, label: str) -> Generator:
         """Open a drop-down by touch and touch the option `label`."""

@@ -1,4 +1,8 @@
-"""A message with one [OK] key: what went wrong and what to do."""
+"""A message with one [OK] key: what went wrong and what to do, or what a test found.
+
+`tone` ("ok", "error" or "") colours the title, so a result reads as a
+success or a failure at a glance.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from .resources import KvLoaded
 class MessageDialog(KvLoaded, ModalView):
     title = StringProperty("")
     text = StringProperty("")
+    tone = StringProperty("")
 
-    def __init__(self, title: str, text: str, **kwargs):
-        super().__init__(title=title, text=text, auto_dismiss=False, **kwargs)
+    def __init__(self, title: str, text: str, tone: str = "", **kwargs):
+        super().__init__(title=title, text=text, tone=tone, auto_dismiss=False, **kwargs)

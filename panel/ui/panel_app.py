@@ -5,7 +5,10 @@ Import it through `panel.ui.app`, which sets Kivy's environment first.
 The core's `subscribe` callback is the one source of what the panel shows:
 every snapshot (from this panel, the command line, the web page, another
 process) is posted to the main thread and copied into the app's Kivy
-properties; screens bind to those. Core calls run on one `Worker` thread.
+properties; screens bind to those. Core calls run on one `Worker` thread;
+mail calls (Send Test E-mail, Connection Test, Check Now) run on a second
+one, so a mail server that takes its Timeout to answer never holds up Save,
+Delete or Cancel.
 
 Thread rules: everything here runs on the Kivy main thread except
 `_on_snapshot`, which the core calls from its own threads and which only
@@ -46,8 +49,14 @@ class PanelApp(App):
     settings = DictProperty({})
     version = NumericProperty(-1)
     connected = BooleanProperty(False)  # a first snapshot has arrived
+    # The POP side (Snapshot.mail): the last check and how many e-mails are kept.
+    mail_last_check = NumericProperty(0)
+    mail_last_result = StringProperty("")
+    mail_last_ok = BooleanProperty(False)
+    mail_received = NumericProperty(0)
     # What the panel is doing.
     busy = BooleanProperty(False)  # a core call is running
+    mail_busy = BooleanProperty(False)  # a mail call is running
     screen_name = StringProperty("home")
 
     def __init__(self, core: Any, size: tuple[int, int] = (800, 480), **kwargs):
@@ -57,7 +66,9 @@ class PanelApp(App):
         self.nav = flow.Navigator()
         self.hop: MainThreadQueue | None = None
         self.worker: Worker | None = None
+        self.mail_worker: Worker | None = None
         self._calls = 0
+        self._mail_calls = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._token_dialog: TokenDialog | None = None
         self._stopping = False
@@ -71,6 +82,7 @@ class PanelApp(App):
         load_kv("panel")
         self.hop = MainThreadQueue()
         self.worker = Worker(self.hop)
+        self.mail_worker = Worker(self.hop, name="panel-ui-mail")
         self.manager = ScreenManager(transition=NoTransition())
         self._go(self.nav.home())
         return self.manager
@@ -85,6 +97,8 @@ class PanelApp(App):
             unsubscribe, self._unsubscribe = self._unsubscribe, None
             self.worker.submit(unsubscribe)
         self.worker.stop()
+        # A mail call may be waiting for its server: do not wait for it here.
+        self.mail_worker.stop(timeout=0.5)
         self.hop.close()
 
     def _subscribed(self, unsubscribe: Callable[[], None]) -> None:
@@ -110,6 +124,21 @@ class PanelApp(App):
             on_error = lambda err: self.show_message("The panel could not do that", err.message)  # noqa: E731
         self.worker.submit(fn, *args, on_result=on_result, on_error=on_error, on_done=done)
 
+    def mail_call(self, fn: Callable[..., Any], *args: Any,
+                  on_result: Callable[[Any], None] | None = None,
+                  on_error: Callable[[PanelError], None] | None = None) -> None:
+        """Run a mail call (it may wait for a server) on the mail worker."""
+        self._mail_calls += 1
+        self.mail_busy = True
+
+        def done():
+            self._mail_calls -= 1
+            self.mail_busy = self._mail_calls > 0
+
+        if on_error is None:
+            on_error = lambda err: self.show_message("The panel could not do that", err.message, "error")  # noqa: E731
+        self.mail_worker.submit(fn, *args, on_result=on_result, on_error=on_error, on_done=done)
+
     # -- the core's snapshots ---------------------------------------------
 
     def _on_snapshot(self, snapshot: Any) -> None:
@@ -129,6 +158,11 @@ class PanelApp(App):
         self.token_message = token.message
         self.device_code = token.device_code
         self.token_status = token.status.value
+        mail = snapshot.mail
+        self.mail_last_check = mail.last_check
+        self.mail_last_result = mail.last_result
+        self.mail_last_ok = mail.last_ok
+        self.mail_received = mail.received
         self.connected = True
         self._sync_token_dialog()
 
@@ -155,6 +189,12 @@ class PanelApp(App):
     def open_entry(self, title: str) -> None:
         self._go(self.nav.open(title))
 
+    def open_message(self, message: dict) -> None:
+        """From the Received E-mail list to one message (a `core.messages()` entry)."""
+        place = self.nav.open_message(message["subject"])
+        self._screen(place.screen).message = dict(message)
+        self._go(place)
+
     def back(self) -> None:
         self._go(self.nav.back())
 
@@ -163,8 +203,9 @@ class PanelApp(App):
 
     # -- dialogs the app owns ---------------------------------------------
 
-    def show_message(self, title: str, text: str) -> MessageDialog:
-        dialog = MessageDialog(title=title, text=text)
+    def show_message(self, title: str, text: str, tone: str = "") -> MessageDialog:
+        """A message with [OK]; `tone` "ok" or "error" colours its title."""
+        dialog = MessageDialog(title=title, text=text, tone=tone)
         dialog.open()
         return dialog
 

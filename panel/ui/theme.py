@@ -21,6 +21,8 @@ ERROR = (0.78, 0.08, 0.08, 1)
 OK = (0.08, 0.50, 0.20, 1)
 WAIT = (0.72, 0.42, 0.0, 1)
 SCRIM = (0, 0, 0, 0.55)
+INVALID_BAND = (0.99, 0.90, 0.89, 1)  # behind an Invalid token's status and message
+INVALID_TEXT = (0.55, 0.06, 0.06, 1)
 
 _STATUS = {
     "Not Retrieved": MUTED,

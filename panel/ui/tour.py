@@ -3,8 +3,10 @@
 With no one at the screen, the app touches its own widgets (`driver`), from
 the home screen through administrator login, the SMTP tab, Save, Get Token,
 the code on screen, a phone approving it on the lab's page, Retrieved on the
-SMTP and POP tabs, and Delete back to Not Retrieved, saving a numbered
-screenshot at each stage. The steps are reusable: the UI tests walk them too.
+SMTP tab, a test e-mail sent to the account, the POP tab checking the mailbox
+at once, the Received E-mail list and the message itself, and Delete back to
+Not Retrieved, saving a numbered screenshot at each stage. The steps are
+reusable: the UI tests walk them too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Callable, Generator
 from .kivy_env import prepare
 
 TOUR_ACCOUNT = "printer@lab.test"
-# No POP3 server: the tour shows the token, it does not fetch mail.
+# The token alone; `pop_values(lab)` adds the lab's POP3 server.
 TOUR_POP = {"pop.auth": "OAuth 2.0"}
 TOUR_SMTP = {
     "smtp.server": "localhost",
@@ -27,6 +29,20 @@ TOUR_SMTP = {
     "oauth.provider": "Lab (local)",
     "oauth.account": TOUR_ACCOUNT,
 }
+
+
+
+
+def smtp_values(lab) -> dict[str, Any]:
+    """The SMTP tab for sending through the lab's SMTP server (STARTTLS)."""
+    return {**TOUR_SMTP, "smtp.server": lab.host, "smtp.port": str(lab.smtp_port), "smtp.ssl": "STARTTLS"}
+
+
+def pop_values(lab) -> dict[str, Any]:
+    """The Advanced tab for the lab's POP3 server (SSL/TLS), checked only on request,
+    so a check on the schedule never takes the tour's e-mail first."""
+    return {"pop.server": lab.host, "pop.port": str(lab.pop3s_port), "pop.ssl": "SSL/TLS",
+            "pop.check_interval": "0", **TOUR_POP}
 
 
 # -- steps (generators run by driver.Script) -----------------------------------
@@ -137,6 +153,95 @@ def status_text(drv, screen: str) -> str:
     return drv.screen(screen).ids.token.ids.status.text
 
 
+def mail_key(drv, screen: str, name: str) -> Generator:
+    """Press a mail key under the form (flow.MAIL_KEYS: send_test, smtp_test, check_now, pop_test, received)."""
+    yield from drv.tap(drv.screen(screen).ids.mail.keys[name])
+
+
+def message_dialog(drv, timeout: float = 30) -> Generator:
+    """Wait for a message dialog (a result, a failure); the step's value is the dialog."""
+    from .message_dialog import MessageDialog
+
+    yield _until(lambda: dialogs(MessageDialog), "a message appeared", timeout)
+    yield 0.1
+    return dialogs(MessageDialog)[-1]
+
+
+def dismiss(drv, dialog) -> Generator:
+    yield from drv.tap(dialog.ids.ok)
+    yield _until(lambda: dialog.parent is None, "the message closed", 5)
+
+
+def send_test(drv, to: str | None = None, before_send: Callable[[], Generator] | None = None) -> Generator:
+    """[Send Test E-mail] on the SMTP tab → the recipient (the Account name unless `to`) → [Send].
+
+    The step's value is the result dialog (left open)."""
+    from .send_test_dialog import SendTestDialog
+
+    yield from mail_key(drv, "smtp", "send_test")
+    yield _until(lambda: dialogs(SendTestDialog), "the Send Test E-mail dialog appeared", 10)
+    ask = dialogs(SendTestDialog)[0]
+    if to is not None:
+        yield from drv.type_into(ask.ids.recipient, to)
+    yield 0.1
+    if before_send is not None:
+        yield from before_send()
+    yield from drv.tap(ask.ids.send)
+    if ask.error:
+        return ask  # refused on the field: the dialog stays
+    dialog = yield from message_dialog(drv)
+    return dialog
+
+
+def check_now(drv) -> Generator:
+    """[Check Now] on the Advanced tab; waits for the outcome (the line beside Check Interval)."""
+    app = drv.app
+    before = app.mail_last_check
+    yield from mail_key(drv, "pop", "check_now")
+    yield _until(lambda: app.mail_last_check != before and not app.mail_busy, "the check ended", 30)
+    yield 0.2
+
+
+def last_check_text(drv) -> str:
+    """The line beside Check Interval, read off its label."""
+    return drv.screen("pop").ids.form.row("pop.check_interval").ids.note.text
+
+
+def received_rows(drv) -> list:
+    """The lines of the Received E-mail list on screen (MessageRow widgets), top first."""
+    container = drv.screen("received").ids.list.children[0]
+    return sorted(container.children, key=lambda w: -w.y)
+
+
+def open_received(drv, count: int | None = None) -> Generator:
+    """[Received E-mail] on the Advanced tab; waits until the list shows (`count` lines if given)."""
+    app = drv.app
+    screen = drv.screen("pop") if app.screen_name == "pop" else None
+    if screen is None:
+        raise AssertionError(f"Received E-mail opens from the Advanced tab, not {app.screen_name!r}")
+    yield from mail_key(drv, "pop", "received")
+    yield _until(lambda: app.screen_name == "received", "the Received E-mail list showed", 5)
+    received = drv.screen("received")
+    yield _until(lambda: received.empty != "Reading…"
+                 and (count is None or len(received_rows(drv)) == count),
+                 f"the list showed {count if count is not None else 'its'} lines", 10)
+    yield 0.2
+
+
+def open_message(drv, row) -> Generator:
+    """Touch a line of the list; waits until the message's text shows."""
+    app = drv.app
+    yield from drv.tap(row)
+    yield _until(lambda: app.screen_name == "message", "the message opened", 5)
+    message = drv.screen("message")
+    yield _until(lambda: message.body and message.body != "Reading…", "the message's text showed", 10)
+    yield 0.2
+
+
+def back(drv) -> Generator:
+    yield from drv.tap(drv.screen().ids.bar.ids.back)
+
+
 # -- the tour ----------------------------------------------------------------
 
 def tour_steps(drv, lab, out_dir: Path, password: str, shots: list[Path]) -> Generator:
@@ -161,7 +266,7 @@ def tour_steps(drv, lab, out_dir: Path, password: str, shots: list[Path]) -> Gen
     yield from login(drv, password, before=lambda: shot("administrator-login"))
     yield from shot("system-settings")
     yield from open_screen(drv, "smtp")
-    yield from fill(drv, "smtp", TOUR_SMTP)
+    yield from fill(drv, "smtp", smtp_values(lab))
     yield from drv.tap(drv.screen("smtp").ids.bar.ids.title)  # drops the text cursor, as a user would
     yield from shot("smtp-tab-filled")
     yield from save(drv, "smtp")
@@ -178,12 +283,31 @@ def tour_steps(drv, lab, out_dir: Path, password: str, shots: list[Path]) -> Gen
     print(f"Approved on the lab's page as a phone would (HTTP {answer.status_code}).", flush=True)
     yield from status_is(drv, TokenStatus.RETRIEVED.value)
     yield from shot("smtp-retrieved")
+    result = yield from send_test(drv, before_send=lambda: shot("send-test-e-mail"))
+    if not result.text.startswith(f"Test e-mail sent to {TOUR_ACCOUNT}"):
+        raise AssertionError(f"the test e-mail was not sent: {result.text}")
+    yield from shot("test-e-mail-sent")
+    yield from dismiss(drv, result)
     yield from open_screen(drv, "pop")
     if status_text(drv, "pop") != TokenStatus.RETRIEVED.value:
         raise AssertionError(f"the POP tab reads {status_text(drv, 'pop')!r}")
-    yield from fill(drv, "pop", TOUR_POP)
+    yield from fill(drv, "pop", pop_values(lab))
     yield from save(drv, "pop")
     yield from shot("pop-retrieved")
+    yield from check_now(drv)
+    if "1 new message" not in last_check_text(drv):
+        raise AssertionError(f"Check Now did not fetch the test e-mail: {last_check_text(drv)}")
+    yield from shot("pop-checked")
+    yield from open_received(drv)
+    rows = received_rows(drv)
+    if not rows or "Test e-mail" not in rows[0].subject:
+        raise AssertionError(f"the Received E-mail list does not show the test e-mail: {[r.subject for r in rows]}")
+    yield from shot("received-e-mail")
+    yield from open_message(drv, rows[0])
+    yield from shot("received-message")
+    yield from back(drv)
+    yield from back(drv)
+    yield _until(lambda: app.screen_name == "pop", "back on the Advanced tab", 5)
     yield from token_key(drv, "pop", "delete")
     yield _until(lambda: dialogs(ConfirmDialog), "the delete confirmation appeared", 10)
     yield from shot("delete-confirmation")

@@ -1,5 +1,6 @@
 """The panel's building blocks: the top bar, the settings form and its rows,
-and the token panel that both token screens share.
+the token panel that both token screens share, the row of mail keys under
+their forms, and a line of the Received E-mail list.
 
 They show what they are given and report what is touched (Kivy events); the
 screens decide what happens. The form is built from the typed settings in
@@ -11,14 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.clock import Clock
-from kivy.properties import BooleanProperty, ColorProperty, ListProperty, StringProperty
+from kivy.properties import (BooleanProperty, ColorProperty, ListProperty, NumericProperty, ObjectProperty,
+                             StringProperty)
+from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
+from kivy.uix.recycleview.views import RecycleDataViewBehavior
 
 from panel.settings import SETTINGS, Setting
+from panel.token_state import TokenStatus
 
 from . import theme
-from .flow import token_keys
+from .flow import MAIL_KEY_TEXT, token_keys, token_message
 from .resources import KvLoaded
 
 
@@ -70,6 +75,8 @@ class SettingRow(KvLoaded, BoxLayout):
     key = StringProperty("")
     label = StringProperty("")
     error = StringProperty("")
+    note = StringProperty("")  # a line about the field that is not an error
+    note_color = ColorProperty(theme.MUTED)
     dirty = BooleanProperty(False)  # edited here and not saved yet
     __events__ = ("on_value",)
 
@@ -118,7 +125,10 @@ class TextRow(SettingRow):
         return self.ids.editor.text
 
     def _put(self, shown: str) -> None:
-        self.ids.editor.text = shown
+        editor = self.ids.editor
+        editor.text = shown
+        if not editor.focus:
+            editor.do_cursor_movement("cursor_home")
 
 
 class IntRow(TextRow):
@@ -204,10 +214,16 @@ class SettingForm(KvLoaded, BoxLayout):
 
 
 class TokenPanel(KvLoaded, BoxLayout):
-    """The "Token:" line, the last outcome and the [Get Token] [Delete] [Save] keys."""
+    """The "Token:" line, the last outcome and the [Get Token] [Delete] [Save] keys.
+
+    An Invalid token stands out on its own tinted band, with the line that
+    says to delete it and get a new one (flow.token_message).
+    """
 
     status = StringProperty("")
     message = StringProperty("")
+    shown_message = StringProperty("")
+    invalid = BooleanProperty(False)
     busy = BooleanProperty(False)
     # Which keys are live, as flow.token_keys decides from status and busy.
     get_token_live = BooleanProperty(False)
@@ -215,7 +231,15 @@ class TokenPanel(KvLoaded, BoxLayout):
     __events__ = ("on_get_token", "on_delete", "on_save")
 
     def on_status(self, *_):
+        self.invalid = self.status == TokenStatus.INVALID.value
+        self._message()
         self._keys()
+
+    def on_message(self, *_):
+        self._message()
+
+    def _message(self):
+        self.shown_message = token_message(self.status, self.message)
 
     def on_busy(self, *_):
         self._keys()
@@ -233,3 +257,48 @@ class TokenPanel(KvLoaded, BoxLayout):
     def on_save(self):
         pass
 
+
+
+class MailBar(KvLoaded, BoxLayout):
+    """The mail keys of a tab, in a row under its form: [Send Test E-mail]
+    [Connection Test] on SMTP, [Check Now] [Connection Test] [Received E-mail]
+    on POP. Keys that talk to a server rest while a mail call runs."""
+
+    busy = BooleanProperty(False)
+    __events__ = ("on_key",)
+
+    def __init__(self, **kwargs):
+        self.keys: dict[str, Key] = {}
+        super().__init__(**kwargs)
+
+    def build(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            key = Key(text=MAIL_KEY_TEXT[name])
+            key.name = name
+            key.bind(on_release=lambda k: self.dispatch("on_key", k.name))
+            self.keys[name] = key
+            self.add_widget(key)
+        self.on_busy()
+
+    def on_busy(self, *_):
+        for name, key in self.keys.items():
+            key.disabled = self.busy and name != "received"
+
+    def on_key(self, name):
+        pass
+
+
+class MessageRow(KvLoaded, RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
+    """One received e-mail in the list: from, subject, time, size. Touch: open it."""
+
+    kv_name = "received_screen"
+    message_id = NumericProperty(0)
+    sender = StringProperty("")
+    subject = StringProperty("")
+    when = StringProperty("")
+    size_text = StringProperty("")
+    opener = ObjectProperty(None, allownone=True)
+
+    def on_release(self):
+        if self.opener is not None:
+            self.opener(self.message_id)

@@ -261,6 +261,7 @@ def layout(drv, ctx):
     """Every screen at this size: screenshots, nothing outside the window, keys finger-sized."""
     from panel.store import DEFAULT_ADMIN_PASSWORD
     from panel.ui import tour
+    from panel.ui.driver import InThread
 
     obs = ctx["observed"]
 
@@ -299,6 +300,349 @@ def layout(drv, ctx):
     yield from tour.open_screen(drv, "pop")
     check_layout(obs, "pop")
     yield from shot("pop")
+    # A mail key with no token: the failure, in its dialog.
+    yield from tour.mail_key(drv, "pop", "pop_test")
+    result = yield from tour.message_dialog(drv)
+    obs["pop_test_without_token"] = result.ids.text.text
+    check_layout(obs, "mail result")
+    yield from shot("mail-result")
+    yield from tour.dismiss(drv, result)
+    # The Received E-mail list with long and short lines, and one message.
+    yield InThread(_seed_messages, ctx["core"])
+    yield from tour.open_received(drv, count=3)
+    check_layout(obs, "received")
+    yield from shot("received")
+    longest = next(r for r in tour.received_rows(drv) if r.subject.startswith("A subject line long"))
+    yield from tour.open_message(drv, longest)
+    check_layout(obs, "message")
+    yield from shot("message")
+    yield from tour.back(drv)
+    yield from tour.back(drv)
+    yield from tour.open_screen(drv, "smtp")
+    from panel.ui.send_test_dialog import SendTestDialog
+
+    yield from tour.mail_key(drv, "smtp", "send_test")
+    yield tour._until(lambda: tour.dialogs(SendTestDialog), "the Send Test E-mail dialog appeared")
+    check_layout(obs, "send test dialog")
+    yield from shot("send-test-dialog")
+    yield from drv.tap(tour.dialogs(SendTestDialog)[0].ids.cancel)
+    yield tour._until(lambda: not tour.dialogs(SendTestDialog), "the dialog closed", 5)
+    yield from tour.open_screen(drv, "admin_password")
+    check_layout(obs, "admin password")
+    yield from shot("admin-password")
+
+
+def _seed_messages(core) -> None:
+    """Three received e-mails, straight into the store (as a POP check leaves them): one long in every column."""
+    from email.message import EmailMessage
+
+    from panel.mail import summary
+
+    for i, (sender, subject, body) in enumerate([
+        ("A sender with a very long display name indeed <someone.with.a.long.address@example.com>",
+         "A subject line long enough to run past its column on the smallest panel of all, and then some",
+         "A long line of text that has to wrap on the screen rather than run off its right edge. " * 12),
+        ("Lab printer <printer@lab.test>", "Test e-mail from the printer", "Short."),
+        ("bob@lab.test", "", "No subject at all."),
+    ]):
+        message = EmailMessage()
+        message["From"], message["To"], message["Date"] = sender, "printer@lab.test", "Thu, 03 Dec 2026 16:42:00 +0000"
+        if subject:
+            message["Subject"] = subject
+        message.set_content(body * (40 if i == 0 else 1))
+        raw = message.as_bytes()
+        core.store.add_message("printer@lab.test", f"seed-{i}", raw, summary(raw))
+
+
+# -- mail, Invalid, bad input, administrator ------------------------------------
+
+def _shot(drv, ctx, name):
+    path = ctx["dir"] / f"{len(ctx['shots']) + 1:02d}-{name}.png"
+    yield from drv.screenshot(path)
+    ctx["shots"].append(str(path))
+    return path
+
+
+def _with_token(drv, ctx, qr: bool = False):
+    """Login → SMTP tab on the lab's SMTP server → Get Token → approved → POP tab on the lab's POP3 server.
+
+    Ends on the POP tab with the token Retrieved; `qr` approves through the
+    QR code read off a screenshot, else through the address the app holds."""
+    from panel.store import DEFAULT_ADMIN_PASSWORD
+    from panel.ui import tour
+
+    lab = ctx["lab"]
+    yield from tour.start(drv.app)
+    yield from tour.login(drv, DEFAULT_ADMIN_PASSWORD)
+    yield from tour.open_screen(drv, "smtp")
+    yield from tour.fill(drv, "smtp", tour.smtp_values(lab))
+    yield from _get_token(drv, ctx, "smtp", qr)
+    yield from tour.open_screen(drv, "pop")
+    yield from tour.fill(drv, "pop", tour.pop_values(lab))
+    yield from tour.save(drv, "pop")
+
+
+def _get_token(drv, ctx, screen: str, qr: bool):
+    """Save → [Get Token] → [OK] → the code → approved on the "phone" → Retrieved."""
+    from panel.lab import phone
+    from panel.ui import tour
+    from panel.ui.driver import InThread
+
+    yield from tour.save(drv, screen)
+    yield from tour.token_key(drv, screen, "get_token")
+    yield from tour.confirm(drv, ok=True)
+    yield from tour.code_dialog(drv)
+    if qr:
+        path = yield from _shot(drv, ctx, f"code-{screen}")
+        decoded = decode_qr(Path(path))
+        ctx["observed"].setdefault("qr", []).append(decoded)
+        assert len(decoded) == 1, decoded
+        url = decoded[0]
+    else:
+        url = drv.app.device_code.qr_text
+    answer = yield InThread(phone.sign_in, url, "printer@lab.test", "Approve", str(ctx["lab"].ca_file))
+    assert answer.status_code == 200, answer.status_code
+    yield from tour.status_is(drv, "Retrieved")
+
+
+@scenario
+def mail(drv, ctx):
+    """Send Test E-mail, Connection Tests, Check Now, the Received E-mail list and one message."""
+    from panel.ui import tour
+    from panel.ui.driver import InThread
+    from panel.ui.send_test_dialog import SendTestDialog
+
+    obs = ctx["observed"]
+    size = f"{drv.app.panel_size[0]}x{drv.app.panel_size[1]}"
+    yield from _with_token(drv, ctx)
+    obs["last_check_before"] = tour.last_check_text(drv)
+    yield from tour.open_screen(drv, "smtp")
+    # A recipient that is not an address: its message on the field, the dialog stays.
+    ask = yield from tour.send_test(drv, to="someone@@lab.test")
+    obs["recipient_error"] = ask.ids.error.text
+    obs["recipient_dialog_open"] = bool(tour.dialogs(SendTestDialog))
+    yield from drv.tap(ask.ids.cancel)
+    yield tour._until(lambda: not tour.dialogs(SendTestDialog), "the dialog closed", 5)
+    # The recipient is the Account name unless changed.
+    result = yield from tour.send_test(drv, before_send=lambda: _shot(drv, ctx, "send-test-dialog"))
+    obs["send_title"] = result.ids.title.text
+    obs["send_result"] = result.ids.text.text
+    check_layout(obs, f"send result {size}")
+    yield from _shot(drv, ctx, "send-result")
+    yield from tour.dismiss(drv, result)
+    yield from tour.mail_key(drv, "smtp", "smtp_test")
+    result = yield from tour.message_dialog(drv)
+    obs["smtp_test"] = result.ids.text.text
+    yield from tour.dismiss(drv, result)
+    check_layout(obs, f"smtp with mail keys {size}")
+    yield from tour.open_screen(drv, "pop")
+    yield from tour.check_now(drv)
+    obs["last_check_after"] = tour.last_check_text(drv)
+    obs["check_notice"] = drv.screen("pop").ids.bar.notice
+    yield from tour.mail_key(drv, "pop", "pop_test")
+    result = yield from tour.message_dialog(drv)
+    obs["pop_test"] = result.ids.text.text
+    yield from tour.dismiss(drv, result)
+    check_layout(obs, f"pop with mail keys {size}")
+    yield from _shot(drv, ctx, "pop-checked")
+    yield from tour.open_received(drv, count=1)
+    received = drv.screen("received")
+    obs["list"] = [{k: r.ids[k].text for k in ("sender", "subject", "when", "size")}
+                   for r in tour.received_rows(drv)]
+    obs["received_notice"] = received.ids.bar.notice
+    check_layout(obs, f"received {size}")
+    yield from _shot(drv, ctx, "received")
+    # Another process sends and checks: the open list and the POP tab's line follow.
+    rc, out = yield InThread(_cli, ctx, "mail", "send-test", "--to", "printer@lab.test")
+    obs["cli_send"] = (rc, out)
+    rc, out = yield InThread(_cli, ctx, "mail", "check")
+    obs["cli_check"] = (rc, out)
+    yield tour._until(lambda: len(tour.received_rows(drv)) == 2, "the second e-mail showed in the open list", 10)
+    obs["list_after_cli"] = len(tour.received_rows(drv))
+    yield from tour.open_message(drv, tour.received_rows(drv)[0])
+    message = drv.screen("message")
+    obs["message_title"] = message.ids.bar.ids.title.text
+    obs["message_head"] = message.ids.head.text
+    obs["message_body"] = message.ids.body.text
+    check_layout(obs, f"message {size}")
+    yield from _shot(drv, ctx, "message")
+    yield from tour.back(drv)
+    yield tour._until(lambda: drv.app.screen_name == "received", "back on the list", 5)
+    yield from tour.back(drv)
+    yield tour._until(lambda: drv.app.screen_name == "pop", "back on the Advanced tab", 5)
+    obs["last_check_after_cli"] = tour.last_check_text(drv)
+
+
+def _invalid(drv, ctx, break_it, test_on: str):
+    """Token Retrieved → the lab refuses its renewal → [Connection Test] → Invalid on both tabs
+    → [Delete] → [OK] → [Get Token] → approved through the QR code → Retrieved."""
+    from panel.lab import controls
+    from panel.ui import tour
+    from panel.ui.driver import InThread
+
+    obs = ctx["observed"]
+    data = ctx["data"]
+    size = f"{drv.app.panel_size[0]}x{drv.app.panel_size[1]}"
+    yield from _with_token(drv, ctx)
+    yield InThread(break_it, data)
+    yield InThread(controls.expire_all, data)
+    yield from tour.open_screen(drv, test_on)
+    yield from tour.mail_key(drv, test_on, f"{test_on}_test")
+    result = yield from tour.message_dialog(drv)
+    obs["test_title"] = result.ids.title.text
+    obs["test_message"] = result.ids.text.text
+    yield from _shot(drv, ctx, "connection-test-refused")
+    yield from tour.dismiss(drv, result)
+    yield tour._until(lambda: drv.app.token_status == "Invalid", "the token read Invalid", 10)
+    for screen in ("smtp", "pop"):
+        yield from tour.open_screen(drv, screen)
+        panel = drv.screen(screen).ids.token
+        obs[screen] = {"status": panel.ids.status.text, "message": panel.ids.message.text,
+                       "get_token_disabled": panel.ids.get_token.disabled,
+                       "delete_disabled": panel.ids.delete.disabled,
+                       "status_color": list(panel.ids.status.color),
+                       "message_on_window": drv.on_window(panel.ids.message)}
+        check_layout(obs, f"{screen} invalid {size}")
+        yield from _shot(drv, ctx, f"{screen}-invalid")
+    yield InThread(controls.reset, data)
+    yield from tour.token_key(drv, "pop", "delete")
+    yield from tour.confirm(drv, ok=True)
+    yield from tour.status_is(drv, "Not Retrieved")
+    obs["after_delete"] = tour.status_text(drv, "pop")
+    obs["get_token_live_after_delete"] = not drv.screen("pop").ids.token.ids.get_token.disabled
+    yield from _get_token(drv, ctx, "pop", qr=True)
+    obs["after_get_token"] = {s: tour.status_text(drv, s) for s in ("smtp", "pop")}
+    yield from tour.mail_key(drv, "pop", "pop_test")
+    result = yield from tour.message_dialog(drv)
+    obs["test_after_new_token"] = result.ids.text.text
+    yield from tour.dismiss(drv, result)
+
+
+@scenario
+def invalid_revoked(drv, ctx):
+    from panel.lab import controls
+
+    yield from _invalid(drv, ctx, controls.revoke_refresh_tokens, "smtp")
+
+
+@scenario
+def invalid_disabled(drv, ctx):
+    from panel.lab import controls
+
+    yield from _invalid(drv, ctx, lambda data: controls.disable_account(data, "printer@lab.test"), "pop")
+
+
+@scenario
+def bad_input(drv, ctx):
+    """Every field of both tabs, a few bad values each: the message on the field, the store unchanged."""
+    import bad_input as table
+    from panel.store import DEFAULT_ADMIN_PASSWORD
+    from panel.ui import tour
+    from panel.ui.driver import InThread
+
+    obs = ctx["observed"]
+    core = ctx["core"]
+    yield from tour.start(drv.app)
+    yield from tour.login(drv, DEFAULT_ADMIN_PASSWORD)
+    for tab, spec in table.TABS.items():
+        yield from tour.open_screen(drv, tab)
+        form = drv.screen(tab).ids.form
+        good = spec["good"]
+        yield from tour.fill(drv, tab, good)
+        yield from tour.save(drv, tab)
+        saved = (yield InThread(core.snapshot)).settings
+        seen = obs.setdefault(tab, [])
+        held_bad: set[str] = set()
+        for number, round_ in enumerate(table.rounds(spec["bad"]) + [dict([(k, v)]) for k, v, _ in table.ALONE]):
+            typing = {**{k: good[k] for k in held_bad - set(round_)}, **round_}
+            yield from tour.fill(drv, tab, typing)
+            held_bad = set(round_)
+            yield from tour.save(drv, tab, expect_saved=False)
+            after = (yield InThread(core.snapshot)).settings
+            for key, value in round_.items():
+                seen.append({"key": key, "value": value, "typed": form.row(key).raw(),
+                             "message": form.row(key).ids.err.text,
+                             "unchanged": after == saved})
+            strays = {r.key: r.error for r in form.visible() if r.error and r.key not in round_}
+            if strays:
+                obs.setdefault("stray_messages", []).append(strays)
+            if number == 0:  # the round with a bad value in every field
+                check_layout(obs, f"{tab} with messages on the fields")
+                yield from _shot(drv, ctx, f"{tab}-refused")
+        yield from tour.fill(drv, tab, {k: good[k] for k in held_bad})
+        yield from tour.save(drv, tab)
+        obs.setdefault("saved_again", {})[tab] = drv.screen(tab).ids.bar.notice
+
+
+def _try_login(drv, password: str):
+    """[Settings] → the password → [Login]; the step's value is the message shown, "" when let in."""
+    from panel.ui import tour
+
+    app = drv.app
+    if app.screen_name != "login":
+        yield from drv.tap(drv.screen("home").ids.settings)
+        yield tour._until(lambda: app.screen_name == "login", "the login screen showed")
+    login = drv.screen("login")
+    yield from drv.type_into(login.ids.password, password)
+    yield from drv.tap(login.ids.login)
+    yield tour._until(lambda: app.screen_name == "menu" or login.error, "the password was checked", 10)
+    return "" if app.screen_name == "menu" else login.ids.error.text
+
+
+@scenario
+def admin_password(drv, ctx):
+    """Change the administrator password on the panel; then five wrong passwords lock the login."""
+    from panel.store import DEFAULT_ADMIN_PASSWORD
+    from panel.ui import tour
+    from panel.ui.driver import InThread
+
+    obs = ctx["observed"]
+    core = ctx["core"]
+    new_password = "printer-admin-2"
+    yield from tour.start(drv.app)
+    yield from tour.login(drv, DEFAULT_ADMIN_PASSWORD)
+    obs["menu"] = [k.entry_title for k in reversed(drv.screen("menu").ids.entries.children)]
+    yield from tour.open_screen(drv, "admin_password")
+    screen = drv.screen("admin_password")
+    obs["title"] = screen.ids.bar.ids.title.text
+
+    def attempt(current, new, again):
+        for field, text in (("current", current), ("new", new), ("again", again)):
+            yield from drv.type_into(screen.ids[field], text)
+        yield from drv.tap(screen.ids.change)
+        # Refused by the form at once, or judged by the core on the worker.
+        yield tour._until(lambda: not drv.app.busy, "the change was judged", 10)
+        yield 0.1
+        return {f: screen.ids[f"{f}_error"].text for f in ("current", "new", "again")}
+
+    refusals = {}
+    refusals["empty"] = yield from attempt("", "", "")
+    refusals["wrong current"] = yield from attempt("not-the-password", new_password, new_password)
+    refusals["too short"] = yield from attempt(DEFAULT_ADMIN_PASSWORD, "short", "short")
+    refusals["not the same"] = yield from attempt(DEFAULT_ADMIN_PASSWORD, new_password, new_password + "x")
+    check_layout(obs, "admin password with messages")
+    yield from _shot(drv, ctx, "admin-password-refused")
+    obs["refusals"] = refusals
+    obs["old_still_good"] = yield InThread(core.check_admin_password, DEFAULT_ADMIN_PASSWORD)
+    obs["changed"] = yield from attempt(DEFAULT_ADMIN_PASSWORD, new_password, new_password)
+    obs["changed_notice"] = screen.ids.bar.notice
+    obs["fields_cleared"] = all(not screen.ids[f].text for f in ("current", "new", "again"))
+    yield from _shot(drv, ctx, "admin-password-changed")
+    # Back to the home screen (leaving System Settings logs out), then in with each password.
+    yield from tour.back(drv)
+    yield from tour.back(drv)
+    yield tour._until(lambda: drv.app.screen_name == "home", "home", 5)
+    obs["login_old"] = yield from _try_login(drv, DEFAULT_ADMIN_PASSWORD)
+    obs["login_new"] = yield from _try_login(drv, new_password)
+    yield from tour.back(drv)
+    yield tour._until(lambda: drv.app.screen_name == "home", "home", 5)
+    tries = []
+    for i in range(5):
+        tries.append((yield from _try_login(drv, f"wrong-{i}")))
+    obs["wrong_tries"] = tries
+    obs["with_right_password_while_locked"] = yield from _try_login(drv, new_password)
+    check_layout(obs, "login locked")
+    yield from _shot(drv, ctx, "login-locked")
 
 
 def main_(argv: list[str]) -> int:

@@ -8,6 +8,7 @@ import pytest
 pytestmark = pytest.mark.ui
 
 
+@pytest.mark.scenario("main")
 def test_get_token_by_qr_code_then_delete(run_scenario):
     obs = run_scenario("main")["observed"]
     # The code dialog: the token line says Waiting, the QR code holds the
@@ -29,6 +30,7 @@ def test_get_token_by_qr_code_then_delete(run_scenario):
     assert all(problems == [] for problems in obs["layout"].values())
 
 
+@pytest.mark.scenario("deny")
 def test_denied_on_the_phone_reads_not_retrieved_with_the_reason(run_scenario):
     obs = run_scenario("deny")["observed"]
     assert obs["pop_after_deny"] == "Not Retrieved"
@@ -36,6 +38,7 @@ def test_denied_on_the_phone_reads_not_retrieved_with_the_reason(run_scenario):
     assert obs["get_token_enabled"] is True
 
 
+@pytest.mark.scenario("cancel")
 def test_cancel_in_the_code_dialog(run_scenario):
     obs = run_scenario("cancel")["observed"]
     assert obs["smtp_after_cancel"] == "Not Retrieved"
@@ -43,6 +46,7 @@ def test_cancel_in_the_code_dialog(run_scenario):
     assert obs["dialog_open"] is False
 
 
+@pytest.mark.scenario("bad_port")
 def test_refused_fields_show_their_message_and_nothing_is_saved(run_scenario):
     obs = run_scenario("bad_port")["observed"]
     assert obs["login_error"] == "Wrong password. Try again."
@@ -56,6 +60,7 @@ def test_refused_fields_show_their_message_and_nothing_is_saved(run_scenario):
     assert obs["saved_port_after_fix"] == 2525
 
 
+@pytest.mark.scenario("other_process")
 def test_changes_from_another_process_show_on_the_open_screen(run_scenario):
     obs = run_scenario("other_process")["observed"]
     assert obs["cli_set"] == 0
@@ -66,13 +71,17 @@ def test_changes_from_another_process_show_on_the_open_screen(run_scenario):
     assert obs["dialog_open"] is False
 
 
-@pytest.mark.parametrize("size", [(800, 480), (1024, 600)], ids=["800x480", "1024x600"])
+@pytest.mark.parametrize("size", [pytest.param(size, id=f"{size[0]}x{size[1]}",
+                                               marks=pytest.mark.scenario("layout", size=size))
+                                  for size in [(800, 480), (1024, 600)]])
 def test_every_screen_fits_the_panel(run_scenario, size):
     result = run_scenario("layout", size)
     obs = result["observed"]
-    assert set(obs["layout"]) == {"home", "menu", "smtp", "confirmation", "token dialog", "pop"}
+    assert set(obs["layout"]) == {"home", "menu", "smtp", "confirmation", "token dialog", "pop", "mail result",
+                                  "received", "message", "send test dialog", "admin password"}
     assert all(problems == [] for problems in obs["layout"].values()), obs["layout"]
     assert len(obs["qr"]) == 1 and obs["module_px"] >= 3
     # OpenID provider rows appear only for that provider.
     assert obs["oidc_rows"][-4:] == ["oauth.authority", "oauth.client_id", "oauth.scopes", "tls.ca_bundle"]
-    assert len(result["shots"]) == 5
+    assert obs["pop_test_without_token"] == "Enter the POP3 Server first."
+    assert len(result["shots"]) == 10
