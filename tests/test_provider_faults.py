@@ -12,7 +12,7 @@ import panel.tls
 from panel.lab import LabServer
 from panel.token_state import TokenStatus
 
-from .test_token_service import code_of, wait_for
+from .test_token_service import code_of, point_provider_at, wait_for
 
 
 def flow_threads():
@@ -101,11 +101,7 @@ def test_slow_down_adds_five_seconds_to_the_interval(lab_core, lab):
 
 def test_pending_longer_than_the_code_lives(data_dir, lab_core):
     with LabServer(data_dir / "short", port=0, interval=1, device_code_lifetime=3) as short:
-        import json
-        import os
-
-        (data_dir / "lab" / "endpoints.json").write_text(
-            json.dumps({"issuer": short.issuer, "ca_file": str(short.ca_file), "pid": os.getpid()}))
+        point_provider_at(data_dir, short)
         short.inject("authorization_pending", endpoint="token")
         lab_core.get_token()
         view = lab_core.tokens.wait(timeout=15)

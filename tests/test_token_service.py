@@ -25,6 +25,12 @@ def wait_for(predicate, timeout=20.0, step=0.05):
     raise AssertionError("condition not met in time")
 
 
+def point_provider_at(data_dir, other_lab):
+    """Make the lab provider of `data_dir` use `other_lab` (one with other lifetimes)."""
+    (data_dir / "lab" / "endpoints.json").write_text(
+        json.dumps({"issuer": other_lab.issuer, "ca_file": str(other_lab.ca_file), "pid": os.getpid()}))
+
+
 def code_of(core):
     return wait_for(lambda: core.tokens.view().device_code)
 
@@ -82,9 +88,7 @@ def test_code_expiry_ends_in_not_retrieved(data_dir, lab_core):
     from panel.lab import LabServer
 
     with LabServer(data_dir / "short", port=0, interval=1, device_code_lifetime=3) as short:
-        # Point the lab provider at the short-lived lab.
-        (data_dir / "lab" / "endpoints.json").write_text(
-            json.dumps({"issuer": short.issuer, "ca_file": str(short.ca_file), "pid": os.getpid()}))
+        point_provider_at(data_dir, short)
         lab_core.get_token()
         view = lab_core.tokens.wait(timeout=15)
     assert view.status is TokenStatus.NOT_RETRIEVED
@@ -214,8 +218,7 @@ def test_a_dead_flow_whose_code_expired_ends_with_a_message(data_dir, lab_core):
     from panel.lab import LabServer
 
     with LabServer(data_dir / "short", port=0, interval=1, device_code_lifetime=3) as short:
-        (data_dir / "lab" / "endpoints.json").write_text(
-            json.dumps({"issuer": short.issuer, "ca_file": str(short.ca_file), "pid": os.getpid()}))
+        point_provider_at(data_dir, short)
         proc = subprocess.Popen([sys.executable, "-m", "panel", "token", "get", "--json",
                                  "--data-dir", str(data_dir)], stdout=subprocess.PIPE, text=True)
         proc.stdout.readline()

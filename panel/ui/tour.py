@@ -274,7 +274,7 @@ def tour_steps(drv, lab, out_dir: Path, password: str, shots: list[Path]) -> Gen
     yield _until(lambda: dialogs(ConfirmDialog), "the confirmation appeared", 10)
     yield from shot("get-token-confirmation")
     yield from confirm(drv, ok=True)
-    dialog = yield from code_dialog(drv)
+    yield from code_dialog(drv)
     if status_text(drv, "smtp") != TokenStatus.WAITING.value:
         raise AssertionError(f"the token line reads {status_text(drv, 'smtp')!r} while the code shows")
     yield from shot("token-code")

@@ -23,7 +23,7 @@ def test_posts_from_threads_run_on_the_main_thread_in_order(kivy_clock):
     from panel.ui.mainthread import MainThreadQueue
 
     hop = MainThreadQueue()
-    seen, threads = [], []
+    seen = []
     main = threading.get_ident()
 
     def producer():
