@@ -389,6 +389,10 @@ class Store:
                  owner if status is TokenStatus.WAITING else None, message, time.time()))
             if status is TokenStatus.NOT_RETRIEVED:
                 db.execute("UPDATE token SET provider='', account=''")
+            if status is TokenStatus.RETRIEVED and current is TokenStatus.WAITING:
+                # A new token: the last check's outcome belonged to the old one.
+                db.executemany("UPDATE meta SET value = ? WHERE key = ?", [
+                    ("0", "pop.last_check"), ("", "pop.last_result"), ("1", "pop.last_ok")])
             self._event(db, "token", f"{status.value}: {message}" if message else status.value)
 
     def set_device_code(self, owner: str, device_code: DeviceCode, message: str, flow: str) -> None:

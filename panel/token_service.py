@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("msal").setLevel(logging.WARNING)
 
 _OWNER_PREFIX = f"{socket.gethostname()}:"
+MSAL_RENEW_MARGIN = 300  # msal renews an access token with less than this many seconds left
 TRANSIENT_RETRIES = 3  # polls in a row that may time out or get a 5xx before the flow fails
 
 
@@ -60,6 +61,16 @@ _NOT_USABLE = {
     TokenStatus.WAITING: "The token is not retrieved yet: finish the sign-in first.",
     TokenStatus.INVALID: TOKEN_UPDATE_FAILED,
 }
+
+
+def _usable_access_token(cache: msal.SerializableTokenCache, refused: str | None) -> str | None:
+    """An access token in the cache that msal itself would still use (more
+    than its 5-minute margin left), other than one a server just refused."""
+    now = time.time()
+    for entry in cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+        if entry.get("secret") != refused and int(entry.get("expires_on", 0)) > now + MSAL_RENEW_MARGIN:
+            return entry["secret"]
+    return None
 
 
 @contextmanager
@@ -272,8 +283,16 @@ class TokenService:
                 raise TokenError(_NOT_USABLE[view.status])
             cache = msal.SerializableTokenCache()
             cache.deserialize(self._store.token_cache() or "{}")
+            cached = _usable_access_token(cache, refused)
+            if cached:
+                # No provider traffic while the access token lives: mail keeps
+                # working through an outage of the sign-in service.
+                return view.account, cached
             settings = self._store.settings()
-            provider = providers.from_settings(settings, self._data_dir)
+            try:
+                provider = providers.from_settings(settings, self._data_dir)
+            except ProviderError as exc:
+                raise ProviderError(exc.message.replace("press Get Token again", "try again")) from None
             host = urlsplit(provider.authority or provider.oidc_authority).netloc
             try:
                 app = provider.application(cache)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from panel.core import Core
-from panel.errors import MailError, ProviderError, TokenError
+from panel.errors import MailError, PanelError, ProviderError, TokenError
 from panel.lab import LabServer, controls
 from panel.token_state import TokenStatus
 
@@ -136,12 +136,50 @@ def test_refused_renewal_makes_the_token_invalid(mail_core, lab, break_it):
     assert "succeeded" in mail_core.connection_test("pop")
 
 
-def test_provider_unreachable_is_not_invalid(mail_core, lab):
+def test_mail_needs_no_provider_while_the_access_token_lives(mail_core, lab):
+    lab.inject("http_503", seconds=0)  # the sign-in service is down, on every endpoint
+    before = lab.refresh_count
+    assert mail_core.send_test_email("printer@lab.test")
+    assert mail_core.check_mail() == "1 new message."
+    assert lab.refresh_count == before
+
+
+def test_provider_down_during_renewal_is_not_invalid(data_dir, core):
+    with LabServer(data_dir, port=0, interval=1, token_lifetime=302) as lab:
+        configure(core, lab)
+        retrieve(core, lab)
+        time.sleep(2.5)  # the access token is now due for renewal
+        lab.inject("http_503", endpoint="token", seconds=0)
+        with pytest.raises(PanelError) as info:
+            core.send_test_email("printer@lab.test")
+        assert "try again" in info.value.message and "Get Token" not in info.value.message
+        assert core.tokens.view().status is TokenStatus.RETRIEVED
+        lab.clear_faults()
+        assert core.send_test_email("printer@lab.test")  # the next try renews and sends
+
+
+def test_lab_stopped_with_a_due_token_says_to_start_it(data_dir, core):
+    with LabServer(data_dir, port=0, interval=1, token_lifetime=302) as lab:
+        configure(core, lab)
+        retrieve(core, lab)
+    time.sleep(2.5)
+    with pytest.raises(ProviderError) as info:
+        core.connection_test("smtp")
+    assert info.value.message == ("The lab is not running. Start it with 'panel lab' or 'panel run --lab', "
+                                  "then try again.")
+    assert core.tokens.view().status is TokenStatus.RETRIEVED
+
+
+def test_a_new_token_clears_the_last_checks_failure(mail_core, lab):
+    controls.revoke_refresh_tokens(lab.data_dir)
     controls.expire_all(lab.data_dir)
-    lab.stop()
-    with pytest.raises(ProviderError, match="lab is not running"):
-        mail_core.send_test_email("printer@lab.test")
-    assert mail_core.tokens.view().status is TokenStatus.RETRIEVED
+    with pytest.raises(TokenError):
+        mail_core.check_mail()
+    assert mail_core.store.last_check()[2] is False
+    controls.reset(lab.data_dir)
+    mail_core.delete_token()
+    retrieve(mail_core, lab)
+    assert mail_core.store.last_check() == (0.0, "", True)
 
 
 def test_mail_server_unreachable_keeps_the_status(mail_core):
