@@ -184,7 +184,7 @@ class Store:
             _create_private(self.path)
             self._fernet = Fernet(_load_key(self.data_dir / KEY_NAME))
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._use_wal()
             self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
         except (OSError, sqlite3.Error, ValueError) as e:
@@ -192,6 +192,20 @@ class Store:
             raise PanelError(f"cannot use the data directory {self.data_dir}: "
                              f"{getattr(e, 'strerror', None) or e}. Check that it is writable by this user, "
                              "or choose another with --data-dir.") from None
+
+    def _use_wal(self) -> None:
+        # Switching a new file to WAL needs it to itself, and SQLite answers
+        # "locked" at once instead of waiting: several processes opening a
+        # new store together would fail. Wait for the others, a little.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         with self._lock:

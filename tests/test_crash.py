@@ -88,7 +88,7 @@ for n in range(1, 101):
 
 def test_processes_starting_together_share_one_key(tmp_path):
     script = "import sys; from panel.store import Store; Store(sys.argv[1]).token()"
-    for attempt in range(5):
+    for attempt in range(20):
         data_dir = tmp_path / str(attempt)
         data_dir.mkdir()
         procs = [subprocess.Popen([sys.executable, "-c", script, str(data_dir)]) for _ in range(4)]
