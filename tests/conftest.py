@@ -25,6 +25,14 @@ def lab(data_dir):
 
 
 @pytest.fixture
+def honour_verify(monkeypatch):
+    """requests lets these variables override Session.verify, which would make
+    msal's verify= (and so the lab's CA) silently ignored."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
 def core(data_dir):
     c = Core(data_dir)
     yield c

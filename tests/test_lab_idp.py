@@ -23,12 +23,8 @@ from panel.lab import LAB_ACCOUNTS, LAB_CLIENT_ID, LabServer, read_endpoints
 SCOPES = ["SMTP.Send"]
 
 
-@pytest.fixture(autouse=True)
-def _honour_verify(monkeypatch):
-    # requests lets these variables override Session.verify, which would make
-    # msal's verify= (and so the lab's CA) silently ignored.
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
+# msal's verify= (and so the lab's CA) must not be overridden by the environment.
+pytestmark = pytest.mark.usefixtures("honour_verify")
 
 
 @pytest.fixture

@@ -43,11 +43,8 @@ MESSAGE = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _honour_verify(monkeypatch):
-    # requests lets these override msal's verify= (see test_lab_idp).
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
+# msal's verify= (and so the lab's CA) must not be overridden by the environment.
+pytestmark = pytest.mark.usefixtures("honour_verify")
 
 
 @pytest.fixture
