@@ -18,6 +18,10 @@ import msal
 import requests
 
 AGAIN = "Press Get Token to try again."
+# How a message ends: after a failed Get Token, or after a failed renewal
+# (where the token is still held and Get Token is not possible).
+GET_TOKEN_AGAIN = "press Get Token again"
+TRY_AGAIN = "try again"
 
 # (error, AADSTS code or None, message)
 TOKEN_ANSWERS: list[tuple[str, str | None, str]] = [
@@ -26,17 +30,16 @@ TOKEN_ANSWERS: list[tuple[str, str | None, str]] = [
     ("expired_token", None, "The code expired before it was approved. " + AGAIN),
     ("bad_verification_code", None, "The provider did not recognise the code. " + AGAIN),
     ("no_verification_uri", None, "The provider sent a code but no address to enter it at. Check the provider "
-     "settings, then press Get Token again."),
+     "settings, then {then}."),
     ("invalid_client", "7000218", "The app registration does not allow public client flows: in Microsoft Entra, "
-     "set 'Allow public client flows' to Yes for this application, then press Get Token again."),
+     "set 'Allow public client flows' to Yes for this application, then {then}."),
     ("invalid_client", "700016", "The Client ID is not an application in this tenant: check Client ID and Tenant."),
     ("invalid_request", "90002", "The tenant was not found: check Tenant."),
     ("invalid_request", "50059", "The tenant was not found: check Tenant."),
     ("invalid_grant", "65001", "The mail permissions have not been consented: an administrator must grant "
-     "consent to SMTP.Send and POP.AccessAsUser.All for this application, then press Get Token again."),
-    ("server_error", None, "The provider reported a server error. Wait a few minutes, then press Get Token again."),
-    ("temporarily_unavailable", None, "The provider is temporarily unavailable. Wait a few minutes, then press "
-     "Get Token again."),
+     "consent to SMTP.Send and POP.AccessAsUser.All for this application, then {then}."),
+    ("server_error", None, "The provider reported a server error. Wait a few minutes, then {then}."),
+    ("temporarily_unavailable", None, "The provider is temporarily unavailable. Wait a few minutes, then {then}."),
     ("invalid_client", None, "The provider does not know this Client ID: check Client ID."),
     ("invalid_scope", None, "The provider refused the requested scopes: check Scopes."),
     ("unauthorized_client", None, "This application may not use the device sign-in: check the app registration."),
@@ -74,35 +77,35 @@ def explain_refusal(answer: dict) -> str:
     return ""
 
 
-def explain_error(answer: dict) -> str:
-    """The message for an OAuth error answer (a dict with 'error')."""
+def explain_error(answer: dict, then: str = GET_TOKEN_AGAIN) -> str:
+    """The message for an OAuth error answer (a dict with 'error'), ending in `then`."""
     error = answer.get("error", "")
     codes = _aadsts(answer)
     for row_error, code, message in TOKEN_ANSWERS:
         if row_error == error and code is not None and code in codes:
-            return message
+            return message.format(then=then)
     for row_error, code, message in TOKEN_ANSWERS:
         if row_error == error and code is None:
-            return message
+            return message.format(then=then)
     label = error if re.fullmatch(r"[a-z_]{1,64}", error or "") else "unknown error"
-    return f"The provider refused the request ({label}). Check the provider settings, then press Get Token again."
+    return f"The provider refused the request ({label}). Check the provider settings, then {then}."
 
 
-def explain_exception(exc: BaseException, where: str) -> str:
-    """The message for a failure to talk to the provider at `where` (a host)."""
+def explain_exception(exc: BaseException, where: str, then: str = GET_TOKEN_AGAIN) -> str:
+    """The message for a failure to talk to the provider at `where` (a host), ending in `then`."""
     if isinstance(exc, requests.exceptions.SSLError) or isinstance(exc, ssl.SSLError):
         return (f"The certificate of {where} is not trusted. If it uses a private CA, add that CA "
                 "under Extra CA certificates (tls.ca_bundle).")
     if isinstance(exc, requests.exceptions.Timeout):
-        return f"{where} did not answer in time. Check the network, then press Get Token again."
+        return f"{where} did not answer in time. Check the network, then {then}."
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return f"Could not reach {where}. Check the network and the provider address, then press Get Token again."
+        return f"Could not reach {where}. Check the network and the provider address, then {then}."
     if isinstance(exc, (requests.exceptions.HTTPError, msal.exceptions.MsalServiceError)):
-        return f"{where} reported a server error. Wait a few minutes, then press Get Token again."
+        return f"{where} reported a server error. Wait a few minutes, then {then}."
     if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
         return (f"{where} did not give a usable answer: it may be down, or not an OpenID provider with "
-                "device sign-in. Check the provider address, then press Get Token again.")
-    return f"Talking to {where} failed. Check the provider settings, then press Get Token again."
+                f"device sign-in. Check the provider address, then {then}.")
+    return f"Talking to {where} failed. Check the provider settings, then {then}."
 
 
 # -- mail servers ----------------------------------------------------------------

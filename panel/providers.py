@@ -14,6 +14,7 @@ from typing import Any
 
 import msal
 
+from .answers import GET_TOKEN_AGAIN
 from .errors import ProviderError
 from .settings import PROVIDERS
 from .tls import http_session
@@ -50,7 +51,8 @@ class Provider:
         )
 
 
-def from_settings(settings: dict[str, Any], data_dir: Path) -> Provider:
+def from_settings(settings: dict[str, Any], data_dir: Path, then: str = GET_TOKEN_AGAIN) -> Provider:
+    """The provider the settings name; `then` ends a message about the lab not running."""
     name = settings["oauth.provider"]
     custom_scopes = tuple(settings["oauth.scopes"].split())
     extra_ca = (settings["tls.ca_bundle"],) if settings["tls.ca_bundle"] else ()
@@ -73,7 +75,7 @@ def from_settings(settings: dict[str, Any], data_dir: Path) -> Provider:
         endpoints = read_endpoints(data_dir)
         if not endpoints:
             raise ProviderError("The lab is not running. Start it with 'panel lab' or 'panel run --lab', "
-                                "then press Get Token again.")
+                                f"then {then}.")
         return Provider(name, LAB_CLIENT_ID, custom_scopes or LAB_SCOPES,
                         oidc_authority=endpoints["issuer"], ca_files=(endpoints["ca_file"], *extra_ca))
     raise ProviderError(f"Unknown provider {name}.")

@@ -28,7 +28,8 @@ import msal
 import requests
 
 from . import providers
-from .answers import REFUSALS, TOKEN_UPDATE_FAILED, explain_error, explain_exception, explain_refusal
+from .answers import (REFUSALS, TOKEN_UPDATE_FAILED, TRY_AGAIN, explain_error, explain_exception,
+                      explain_refusal)
 from .errors import PanelError, ProviderError, TokenError
 from .store import DeviceCode, Store, TokenView
 from .token_state import TokenStatus
@@ -289,10 +290,7 @@ class TokenService:
                 # working through an outage of the sign-in service.
                 return view.account, cached
             settings = self._store.settings()
-            try:
-                provider = providers.from_settings(settings, self._data_dir)
-            except ProviderError as exc:
-                raise ProviderError(exc.message.replace("press Get Token again", "try again")) from None
+            provider = providers.from_settings(settings, self._data_dir, then=TRY_AGAIN)
             host = urlsplit(provider.authority or provider.oidc_authority).netloc
             try:
                 app = provider.application(cache)
@@ -305,14 +303,13 @@ class TokenService:
                                                                      force_refresh=True)
             except Exception as exc:  # noqa: BLE001 - a passing fault is not Invalid
                 log.warning("token renewal failed: %s", type(exc).__name__)
-                raise ProviderError(explain_exception(exc, host).replace(
-                    "press Get Token again", "try again")) from None
+                raise ProviderError(explain_exception(exc, host, then=TRY_AGAIN)) from None
             if result and "access_token" in result:
                 if cache.has_state_changed:
                     self._store.save_cache(cache.serialize())
                 return view.account, result["access_token"]
             if result and result.get("error") not in REFUSALS:
-                raise ProviderError(explain_error(result).replace("press Get Token again", "try again"))
+                raise ProviderError(explain_error(result, then=TRY_AGAIN))
             reason = explain_refusal(result or {})
             self._store.set_token(TokenStatus.INVALID, message=f"{TOKEN_UPDATE_FAILED} {reason}".strip())
             self._on_change()
