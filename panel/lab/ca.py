@@ -83,7 +83,7 @@ def ensure_tls_files(lab_dir: Path | str, hosts: Iterable[str] = ()) -> TlsFiles
     ca_key_file = lab_dir / "ca.key"
     now = _now()
 
-    ca = _load_ca(files.ca_file, ca_key_file, now)
+    ca = _load_pair(files.ca_file, ca_key_file, now)
     if ca is None:
         ca = _create_ca(files.ca_file, ca_key_file, now)
         server_ok = False
@@ -109,7 +109,7 @@ def fault_tls_files(lab_dir: Path | str, fault: str, hosts: Iterable[str] = ()) 
     now = _now()
     files = TlsFiles(lab_files.ca_file, fault_dir / f"{fault}.pem", fault_dir / f"{fault}.key")
     if fault == "expired":
-        ca = _load_ca(lab_files.ca_file, lab_dir / "ca.key", now)
+        ca = _load_pair(lab_files.ca_file, lab_dir / "ca.key", now)
         _create_server_cert(
             files, ca, wanted, now,
             valid_from=now - datetime.timedelta(days=90),
@@ -168,7 +168,9 @@ def _san_entries(hosts: list[str]) -> list[x509.GeneralName]:
     return names
 
 
-def _load_ca(cert_file: Path, key_file: Path, now: datetime.datetime):
+def _load_pair(cert_file: Path, key_file: Path, now: datetime.datetime):
+    """(certificate, key) when both load, match, and the certificate is not
+    due for renewal; else None."""
     try:
         cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
         key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
@@ -227,15 +229,10 @@ def _create_ca(cert_file: Path, key_file: Path, now: datetime.datetime,
 
 
 def _server_cert_ok(files: TlsFiles, ca_cert, wanted: list[str], now) -> bool:
-    try:
-        cert = x509.load_pem_x509_certificate(files.cert_file.read_bytes())
-        key = serialization.load_pem_private_key(files.key_file.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
+    pair = _load_pair(files.cert_file, files.key_file, now)
+    if pair is None:
         return False
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
-        return False
-    if cert.not_valid_after_utc - now < RENEW_BEFORE:
-        return False
+    cert = pair[0]
     try:
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature):
